@@ -1,0 +1,146 @@
+/*
+ * detach.h - shared declarations and limits of detach
+ *
+ * Every limit is a named constant here, with its reason. Modules:
+ *	detach.c	main, configuration, logs, signals, the poll() loop, glue
+ *	store.c		message jobs: spool, object keys, the dir store, splicing
+ *	mime.c		MIME scanner, decoders, link part (no I/O)
+ *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
+ *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
+ */
+#ifndef DETACH_H
+#define DETACH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DETACH_VERSION	"0.1.0"
+
+/* sysexits.h codes, spelled here so pipe mode's contract is visible. */
+#define DETACH_EX_OK		0
+#define DETACH_EX_USAGE		64
+#define DETACH_EX_SOFTWARE	70
+#define DETACH_EX_OSERR		71
+#define DETACH_EX_TEMPFAIL	75
+#define DETACH_EX_CONFIG	78
+
+/* ------------------------------------------------------------------ */
+/* Limits                                                              */
+/* ------------------------------------------------------------------ */
+
+/* RFC 2046 5.1.1: a boundary has 1 to 70 characters. Longer ones are
+ * not ours to parse: such a multipart passes through whole. */
+#define MIME_BOUNDARY_MAX	70
+
+/* Nesting of multiparts and message/rfc822. Real mail stays under 10;
+ * the limit bounds the stack against a message built to exhaust it.
+ * Past it, the deepest part is opaque and passes through. */
+#define MIME_DEPTH_MAX		32
+
+/* One logical header field, unfolded. RFC 5322 allows any length with
+ * folding; a longer Content-* field is not parsed and its part passes
+ * through untouched. Other fields are skipped, never buffered. */
+#define MIME_HEADER_MAX		8192
+
+/* Bytes of a body line kept to recognise a delimiter line: "--",
+ * the boundary, "--", and RFC 2046 transport padding. A longer line
+ * is not a delimiter. */
+#define MIME_PEEK_MAX		(2 + MIME_BOUNDARY_MAX + 2 + 56)
+
+/* A media type "type/subtype", lowercased; longer ones are cut. */
+#define MIME_TYPE_MAX		128
+
+/* Bytes of a sanitized file name (UTF-8). Keeps the link under the
+ * 998-byte header line limit of RFC 5322 2.1.1. */
+#define MIME_NAME_MAX		200
+
+/* Attachments detached from one message; further ones pass through.
+ * Each holds one spool descriptor until the message is done. */
+#define DETACH_OBJECTS_MAX	32
+
+/* The link part, headers and body: 1024 bytes for names up to 100
+ * characters; the buffer has room for the longest name. */
+#define MIME_LINKPART_MAX	3072
+
+/* Object key: 32 hex digits, "/", the name percent-encoded. */
+#define STORE_KEY_MAX		(32 + 1 + 3 * MIME_NAME_MAX)
+
+/* A configuration line; longer ones are an error. */
+#define CFG_LINE_MAX		1024
+
+/* Listening addresses. */
+#define CFG_LISTEN_MAX		8
+
+/* Size of the spool copy buffer; I/O granularity, not a message bound. */
+#define SPOOL_IO_MAX		65536
+
+/* ------------------------------------------------------------------ */
+/* mime.c                                                              */
+/* ------------------------------------------------------------------ */
+
+#define MIME_ENC_7BIT		0	/* also 8bit, binary: taken as is */
+#define MIME_ENC_BASE64		1
+#define MIME_ENC_QP		2
+#define MIME_ENC_OTHER		3	/* x-uuencode and such: never detached */
+
+/* Error flags returned by mime_feed() and mime_finish(); see mime_strerror. */
+#define MIME_ERR_NESTING	(1 << 0)	/* past MIME_DEPTH_MAX */
+#define MIME_ERR_BOUNDARY_LEN	(1 << 1)	/* boundary over MIME_BOUNDARY_MAX */
+#define MIME_ERR_NO_BOUNDARY	(1 << 2)	/* multipart without boundary */
+#define MIME_ERR_HEADER_LEN	(1 << 3)	/* header over MIME_HEADER_MAX */
+#define MIME_ERR_TRUNCATED	(1 << 4)	/* a multipart never closed */
+#define MIME_ERR_ENCODING	(1 << 5)	/* dirty or truncated base64/QP */
+#define MIME_ERR_HEADER_SYNTAX	(1 << 6)	/* a line in a header that is not one */
+
+/* What the scanner tells about a candidate leaf part. */
+struct mime_part {
+	uint64_t start;			/* offset of its first header byte */
+	uint64_t body;			/* offset of its first body byte */
+	uint64_t end;			/* offset just past its body: the
+					 * delimiter's leading EOL excluded */
+	uint64_t decoded;		/* decoded bytes passed on */
+	char	type[MIME_TYPE_MAX];	/* "type/subtype", lowercase */
+	char	name[MIME_NAME_MAX + 1];/* sanitized UTF-8 name, or "" */
+	int	encoding;		/* MIME_ENC_* */
+	int	crlf;			/* its lines end in CRLF */
+	int	attachment;		/* Content-Disposition: attachment */
+};
+
+/* Callbacks; the part lives only during the call. */
+typedef int (*MIME_BEGIN_FN)(void *ctx, const struct mime_part *);
+typedef int (*MIME_DATA_FN)(void *ctx, const unsigned char *, size_t);
+typedef void (*MIME_END_FN)(void *ctx, const struct mime_part *, int ok);
+
+struct mime_state;
+
+extern size_t mime_state_size(void);
+extern void mime_init(struct mime_state *, MIME_BEGIN_FN, MIME_DATA_FN,
+		    MIME_END_FN, void *);
+extern int mime_feed(struct mime_state *, const void *, size_t);
+extern int mime_finish(struct mime_state *);
+extern const char *mime_strerror(int);
+extern size_t mime_link_part(char *, size_t, const struct mime_part *,
+		    const char *, size_t, const char *, int);
+extern size_t mime_url_encode(char *, size_t, const char *, size_t);
+extern void mime_human_size(char *, size_t, uint64_t);
+
+/* Decoders, exposed for the unit tests. */
+struct mime_b64 {
+	uint32_t acc;		/* bits gathered */
+	int	nbits;		/* 6 per sextet, 0..18 */
+	int	pad;		/* '=' seen */
+	int	err;
+};
+struct mime_qp {
+	int	state;		/* MIME_QP_* in mime.c */
+	unsigned char hex;	/* first hex digit after '=' */
+	size_t	wsp;		/* pending white space */
+	unsigned char wbuf[64];	/* its bytes, bounded */
+	int	err;
+};
+extern size_t mime_b64_decode(struct mime_b64 *, const unsigned char *,
+		    size_t, unsigned char *);
+extern int mime_b64_final(struct mime_b64 *);
+
+#endif

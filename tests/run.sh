@@ -1,0 +1,49 @@
+#!/bin/sh
+# run.sh - run every test of detach and count the results
+#
+# Unit test binaries (plain and sanitized builds) and the shell tests
+# under tests/*.test.sh each print "ok NAME" or "FAIL NAME: why" lines;
+# a test program that exits non-zero without a FAIL line counts as one
+# failure. The last line is "N passed, M failed"; the exit status is
+# non-zero when anything failed.
+#
+# Usage: tests/run.sh [unit-binary ...] -- [shell-test ...]
+
+cd "$(dirname "$0")/.." || exit 1
+log=${TEST_LOG:-tests/run.log}
+: >"$log"
+pass=0
+fail=0
+
+count() {
+	# $1: name, $2: output file, $3: exit status
+	p=$(grep -c '^ok ' "$2")
+	f=$(grep -c '^FAIL ' "$2")
+	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $1: exited $3" >>"$2"
+		f=1
+	fi
+	grep '^FAIL ' "$2"
+	pass=$((pass + p))
+	fail=$((fail + f))
+	echo "$1: $p passed, $f failed"
+	cat "$2" >>"$log"
+}
+
+out=$(mktemp)
+mode=unit
+for t in "$@"; do
+	if [ "$t" = "--" ]; then
+		mode=shell
+		continue
+	fi
+	if [ "$mode" = unit ]; then
+		"$t" >"$out" 2>&1
+	else
+		timeout 900 bash "$t" >"$out" 2>&1
+	fi
+	count "$t" "$out" $?
+done
+rm -f "$out"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
