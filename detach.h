@@ -143,4 +143,119 @@ extern size_t mime_b64_decode(struct mime_b64 *, const unsigned char *,
 		    size_t, unsigned char *);
 extern int mime_b64_final(struct mime_b64 *);
 
+/* ------------------------------------------------------------------ */
+/* detach.c: configuration and logs                                    */
+/* ------------------------------------------------------------------ */
+
+#define CFG_FAIL_KEEP		0	/* on_store_failure = keep */
+#define CFG_FAIL_TEMPFAIL	1	/* on_store_failure = tempfail */
+
+#define CFG_STORE_DIR		0	/* store = dir:/path */
+#define CFG_STORE_HTTP		1	/* store = http://... or https://... */
+#define CFG_STORE_S3		2	/* store = s3://bucket[/prefix] */
+
+/* The settings in effect; strings are NUL-terminated copies. */
+struct cfg {
+	/* pipe mode and the detacher */
+	char	store[CFG_LINE_MAX];
+	int	store_kind;			/* CFG_STORE_* */
+	char	link_base[CFG_LINE_MAX];
+	uint64_t min_size;
+	unsigned char secret[32];
+	int	secret_set;
+	int	on_store_failure;		/* CFG_FAIL_* */
+	char	spool_dir[CFG_LINE_MAX];
+	/* the proxy */
+	char	listen[CFG_LISTEN_MAX][CFG_LINE_MAX / 4];
+	int	nlisten;
+	char	forward[CFG_LINE_MAX / 4];
+	int	max_sessions;
+	int	timeout_ms;			/* per command/reply step */
+	char	hostname[256];
+	int	log_syslog;
+	/* the stores */
+	char	store_auth[CFG_LINE_MAX];	/* none | basic:U:P | header:N:V */
+	char	s3_endpoint[CFG_LINE_MAX];
+	char	s3_region[64];
+	char	s3_access_key[256];
+	char	s3_secret_key[256];
+	char	s3_credentials_file[CFG_LINE_MAX];
+	int	s3_path_style;
+	char	tls_ca_file[CFG_LINE_MAX];
+	int	upload_timeout_ms;
+};
+
+/* Push parser for the configuration file; errors name FILE:LINE. */
+struct cfg_parse {
+	struct cfg *cfg;
+	const char *file;
+	int	lineno;
+	char	line[CFG_LINE_MAX + 1];
+	size_t	len;
+	int	overlong;
+	int	errors;
+	char	err[CFG_LINE_MAX + 128];	/* first error */
+};
+
+extern void cfg_defaults(struct cfg *);
+extern void cfg_parse_init(struct cfg_parse *, struct cfg *, const char *);
+extern int cfg_parse_feed(struct cfg_parse *, const void *, size_t);
+extern int cfg_parse_finish(struct cfg_parse *);
+extern int cfg_load(struct cfg *, const char *, char *, size_t);
+extern void cfg_print(const struct cfg *, int);
+
+/* Logs: one line per event, to stderr or syslog (mail facility). */
+extern void log_info(const char *, ...);
+extern void log_warn(const char *, ...);
+extern void log_error(const char *, ...);
+extern void log_fatal(int, const char *, ...);
+extern void log_panic(const char *, ...);
+
+/* Monotonic clock in milliseconds, for deadlines. */
+extern int64_t clock_ms(void);
+
+/* ------------------------------------------------------------------ */
+/* store.c: one message in flight                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A message job takes the raw message (after SMTP dot-unstuffing), spools
+ * it to an unlinked file under spool_dir while the MIME scanner runs over
+ * it, spools each candidate attachment's decoded bytes with one SHA-256
+ * pass, then stores the qualifying ones and hands out the rewritten
+ * message: the raw spool with each stored part's range replaced by its
+ * link part. Storing is driven by the caller's poll() loop.
+ */
+#define MSG_FEEDING	0	/* taking input */
+#define MSG_STORING	1	/* uploads under way */
+#define MSG_READY	2	/* msg_read() gives the rewritten message */
+#define MSG_TEMPFAIL	3	/* store failed under on_store_failure=tempfail,
+				 * or the spool failed: answer 451 */
+
+struct msg;
+struct pollfd;
+
+extern struct msg *msg_new(const struct cfg *, char *, size_t);
+extern int msg_feed(struct msg *, const void *, size_t);
+extern int msg_end(struct msg *, int64_t);
+extern int msg_state(const struct msg *);
+extern int msg_poll(struct msg *, struct pollfd *, int, int64_t *);
+extern void msg_event(struct msg *, const struct pollfd *, int, int64_t);
+extern ssize_t msg_read(struct msg *, void *, size_t);
+extern void msg_stats(const struct msg *, int *, uint64_t *, uint64_t *);
+extern const char *msg_why(const struct msg *);
+extern void msg_free(struct msg *);
+
+/* ------------------------------------------------------------------ */
+/* smtp.c (declarations owned by smtp.c)                               */
+/* ------------------------------------------------------------------ */
+/* @smtp-begin */
+/* @smtp-end */
+
+/* ------------------------------------------------------------------ */
+/* http.c (declarations owned by http.c)                               */
+/* ------------------------------------------------------------------ */
+/* @http-begin */
+/* @http-end */
+
 #endif
