@@ -247,6 +247,14 @@ extern const char *msg_why(const struct msg *);
 extern void msg_free(struct msg *);
 
 /* ------------------------------------------------------------------ */
+/* proxy.c: the before-queue proxy, its listeners and poll() loop      */
+/* ------------------------------------------------------------------ */
+
+/* Runs in the foreground until SIGTERM; returns an exit code. The path
+ * is reread on SIGHUP. */
+extern int proxy_run(const char *, struct cfg *);
+
+/* ------------------------------------------------------------------ */
 /* smtp.c (declarations owned by smtp.c)                               */
 /* ------------------------------------------------------------------ */
 /* @smtp-begin */
