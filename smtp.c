@@ -1,0 +1,7 @@
+/*
+ * NAME
+ *	smtp - ESMTP protocol cores of the before-queue proxy
+ * DESCRIPTION
+ *	Placeholder; the protocol cores follow.
+ */
+#include "detach.h"
