@@ -264,6 +264,198 @@ extern int proxy_run(const char *, struct cfg *);
 /* http.c (declarations owned by http.c)                               */
 /* ------------------------------------------------------------------ */
 /* @http-begin */
+
+/* A response's status line or one header field line. RFC 9112 sets no
+ * bound; 8 KiB is what common servers accept for a request line and
+ * keeps the parser's state small. Longer lines fail the response. */
+#define HTTP_LINE_MAX		8192
+
+/* Header fields (and trailer fields) in one response; more is an error.
+ * Bounds the time a hostile store can keep us parsing headers. */
+#define HTTP_FIELDS_MAX		100
+
+/* Body bytes kept for the log line of a failed request (%.100s). */
+#define HTTP_ERRBODY_MAX	100
+
+/* Reason phrase kept for the log line. */
+#define HTTP_REASON_MAX		64
+
+/* A host name (RFC 1035: 253 characters in text form). */
+#define HTTP_HOST_MAX		256
+
+/* Our request head: request line with prefix and key, fields, SigV4
+ * Authorization, Content-Disposition with a name encoded twice. */
+#define HTTP_REQ_MAX		(4 * CFG_LINE_MAX + 6 * MIME_NAME_MAX \
+				    + 2 * STORE_KEY_MAX)
+
+/* Spool bytes read per write for plain http; TLS uses the engine's
+ * own record buffer (BR_SSL_BUFSIZE_BIDI). */
+#define HTTP_IO_CHUNK		65536
+
+/* Idle keep-alive connections kept per store; more are closed. */
+#define HTTP_POOL_MAX		8
+
+/* A pooled connection older than this is closed, not reused: servers
+ * close idle connections after 5 s (S3) to 75 s (nginx). */
+#define HTTP_IDLE_MS		4000
+
+/* Attempts per object (connect failures, broken connections, 5xx),
+ * each after a doubling pause from HTTP_BACKOFF_MS, all inside
+ * upload_timeout. */
+#define HTTP_TRY_MAX		5
+#define HTTP_BACKOFF_MS		250
+
+/* One connect() may take this long before the next address or try. */
+#define HTTP_CONNECT_MS		10000
+
+/* Addresses kept per store name. */
+#define HTTP_ADDR_MAX		8
+
+/* SigV4: headers signed, query parameters, path segments, and the
+ * canonical request; ours sign three headers and no query. */
+#define S3_HDRS_MAX		32
+#define S3_QUERY_MAX		32
+#define S3_SEGS_MAX		128
+#define S3_CANON_MAX		(4 * HTTP_LINE_MAX)
+
+/* Transfer outcome. */
+#define HTTP_XFER_RUNNING	0
+#define HTTP_XFER_DONE		1
+#define HTTP_XFER_FAILED	2
+
+struct http_conf {
+	const char *store;		/* http(s)://host[:port]/prefix/, s3:// */
+	const char *store_auth;		/* none | basic:U:P | header:N:V */
+	const char *s3_endpoint;
+	const char *s3_region;
+	const char *s3_access_key;
+	const char *s3_secret_key;
+	int	s3_path_style;
+	const char *tls_ca_file;
+	int	upload_timeout_ms;
+};
+
+struct http_object {
+	int	fd;			/* spool file, read with pread from 0 */
+	uint64_t size;
+	unsigned char sha256[32];
+	const char *key;		/* URL-safe object key */
+	const char *type;		/* Content-Type */
+	const char *name;		/* UTF-8 file name, or "" */
+};
+
+struct http_store;
+struct http_xfer;
+
+extern struct http_store *http_store_new(const struct http_conf *, char *,
+		    size_t);
+extern void http_store_free(struct http_store *);
+extern int http_url_check(const char *, char *, size_t);
+extern struct http_xfer *http_xfer_new(struct http_store *,
+		    const struct http_object *, int64_t);
+extern int http_xfer_poll(struct http_xfer *, struct pollfd *, int,
+		    int64_t *);
+extern void http_xfer_event(struct http_xfer *, const struct pollfd *, int,
+		    int64_t);
+extern int http_xfer_state(const struct http_xfer *);
+extern const char *http_xfer_why(const struct http_xfer *);
+extern void http_xfer_free(struct http_xfer *);
+extern int http_upload_wait(struct http_store *, const struct http_object *,
+		    char *, size_t);
+
+/* The response push parser (pure; exposed for tests and the fuzzer). */
+#define HTTP_RESP_STATUS	0	/* waits for the status line */
+#define HTTP_RESP_FIELD		1	/* a header field line */
+#define HTTP_RESP_BODY		2	/* Content-Length body bytes */
+#define HTTP_RESP_BODY_EOF	3	/* body delimited by the close */
+#define HTTP_RESP_CHUNK_SIZE	4	/* chunk-size [chunk-ext] line */
+#define HTTP_RESP_CHUNK_DATA	5	/* chunk-data bytes */
+#define HTTP_RESP_CHUNK_END	6	/* the CRLF after chunk-data */
+#define HTTP_RESP_TRAILER	7	/* a trailer field line */
+#define HTTP_RESP_DONE		8	/* one whole final response */
+#define HTTP_RESP_ERROR		9	/* see err */
+
+#define HTTP_ERR_STATUS		(1 << 0)	/* bad status line */
+#define HTTP_ERR_FIELD		(1 << 1)	/* bad header field line */
+#define HTTP_ERR_LENGTH		(1 << 2)	/* bad or conflicting length */
+#define HTTP_ERR_CHUNK		(1 << 3)	/* bad chunk framing */
+#define HTTP_ERR_LINE		(1 << 4)	/* line over HTTP_LINE_MAX */
+#define HTTP_ERR_FIELDS		(1 << 5)	/* over HTTP_FIELDS_MAX */
+#define HTTP_ERR_EOF		(1 << 6)	/* closed before the end */
+
+struct http_resp {
+	int	state;			/* HTTP_RESP_* */
+	int	err;			/* HTTP_ERR_* */
+	int	head;			/* answers a HEAD: never a body */
+	int	status;			/* final status code */
+	int	interim;		/* 1xx responses skipped */
+	int	minor;			/* HTTP/1.minor */
+	int	close;			/* connection ends after this */
+	int	chunked;
+	int	has_length;
+	uint64_t length;		/* Content-Length */
+	uint64_t left;			/* bytes of body or chunk to come */
+	uint64_t body;			/* body bytes seen (decoded) */
+	int	nfields;
+	int	field;			/* kind of the last field, obs-fold */
+	char	reason[HTTP_REASON_MAX + 1];
+	char	errbody[HTTP_ERRBODY_MAX + 1];
+	size_t	errlen;
+	size_t	len;			/* bytes in line */
+	char	line[HTTP_LINE_MAX];
+};
+
+extern void http_resp_init(struct http_resp *, int);
+extern size_t http_resp_feed(struct http_resp *, const void *, size_t);
+extern int http_resp_eof(struct http_resp *);
+extern const char *http_resp_strerror(int);
+
+/* Request building (pure). */
+struct http_req {
+	const char *method;		/* "HEAD" or "PUT" */
+	const char *host;		/* Host field value */
+	const char *path;		/* absolute path, encoded */
+	uint64_t length;		/* PUT body size */
+	const char *type;		/* PUT Content-Type */
+	const char *name;		/* PUT file name, or "" */
+	const char *fields;		/* more field lines, CRLF-ended, or 0 */
+};
+
+extern size_t http_req_build(char *, size_t, const struct http_req *);
+extern size_t http_disposition(char *, size_t, const char *);
+
+/* AWS Signature Version 4 (pure). */
+struct s3_hdr {
+	const char *name;
+	size_t	namelen;
+	const char *value;
+	size_t	valuelen;
+};
+
+struct s3_sign {
+	const char *method;
+	const char *path;		/* as sent, before canonical encoding */
+	size_t	pathlen;
+	const char *query;		/* without '?', or 0 */
+	size_t	querylen;
+	const struct s3_hdr *hdr;	/* every header to sign */
+	int	nhdr;
+	const char *payload;		/* hex SHA-256 of the body */
+	const char *date;		/* YYYYMMDDTHHMMSSZ */
+	const char *region;
+	const char *service;
+	const char *access_key;
+	const char *secret_key;
+	int	normalize;		/* remove dot segments and "//" (not S3) */
+};
+
+extern size_t s3_canonical_request(const struct s3_sign *, char *, size_t);
+extern size_t s3_string_to_sign(const struct s3_sign *, const char *,
+		    size_t, char *, size_t);
+extern void s3_signing_key(const char *, const char *, const char *,
+		    const char *, unsigned char *);
+extern size_t s3_authorization(const struct s3_sign *, char *, size_t);
+extern void s3_hex(char *, const unsigned char *, size_t);
 /* @http-end */
 
 #endif
