@@ -189,9 +189,14 @@ struct cfg {
 struct cfg_parse {
 	struct cfg *cfg;
 	const char *file;
-	int	lineno;
-	char	line[CFG_LINE_MAX + 1];
+	int	lineno;			/* physical lines seen */
+	char	buf[CFG_LINE_MAX + 1];	/* the physical line being read */
+	size_t	blen;
+	int	boverlong;
+	char	line[CFG_LINE_MAX + 1];	/* the logical line, continuations joined */
 	size_t	len;
+	int	have;			/* line holds a logical line */
+	int	start_line;		/* where it started */
 	int	overlong;
 	int	errors;
 	char	err[CFG_LINE_MAX + 128];	/* first error */
@@ -201,7 +206,7 @@ extern void cfg_defaults(struct cfg *);
 extern void cfg_parse_init(struct cfg_parse *, struct cfg *, const char *);
 extern int cfg_parse_feed(struct cfg_parse *, const void *, size_t);
 extern int cfg_parse_finish(struct cfg_parse *);
-extern int cfg_load(struct cfg *, const char *, char *, size_t);
+extern int cfg_load(struct cfg *, const char *, int, char *, size_t);
 extern void cfg_print(const struct cfg *, int);
 
 /* Logs: one line per event, to stderr or syslog (mail facility). */
@@ -235,6 +240,11 @@ extern int64_t clock_ms(void);
 struct msg;
 struct pollfd;
 
+/* store_init - (re)build the store for a configuration: resolve names,
+ * load the trust anchors. Messages already under way keep the old one. */
+extern int store_init(const struct cfg *, char *, size_t);
+extern void store_shutdown(void);
+
 extern struct msg *msg_new(const struct cfg *, char *, size_t);
 extern int msg_feed(struct msg *, const void *, size_t);
 extern int msg_end(struct msg *, int64_t);
@@ -258,6 +268,190 @@ extern int proxy_run(const char *, struct cfg *);
 /* smtp.c (declarations owned by smtp.c)                               */
 /* ------------------------------------------------------------------ */
 /* @smtp-begin */
+/* RFC 5321 4.5.3.1.4: a command line, verb to CRLF, is 512 octets. */
+#define SMTP_CMD_MAX		512
+
+/* MAIL and RCPT carry extension parameters (SIZE, RFC 1870; DSN's RET,
+ * ENVID, NOTIFY and ORCPT, RFC 3461; AUTH=, RFC 4954) that raise the
+ * limit; Postfix's front smtpd forwards them unmodified up to its
+ * line_length_limit of 2048. */
+#define SMTP_ENVCMD_MAX		2048
+
+/* RFC 5321 4.5.3.1.5: a reply line is 512 octets with its CRLF; longer
+ * lines from the downstream server are cut there. */
+#define SMTP_REPLY_LINE_MAX	512
+
+/* One multi-line reply as kept and relayed. Postfix's EHLO reply is
+ * about 300 bytes; lines past the bound are dropped. */
+#define SMTP_REPLY_MAX		2048
+
+/* RFC 3461 4 and XFORWARD_README: an xtext attribute value is at most
+ * 255 characters; PROTO at most 64. */
+#define SMTP_XFWD_VALUE_MAX	255
+#define SMTP_XFWD_PROTO_MAX	64
+
+/* Per-session buffers: client input, downstream output, the copy
+ * buffer for the rewritten message. I/O granularity, not message
+ * bounds; they set the memory of an idle session. */
+#define SMTP_CIN_MAX		8192
+#define SMTP_DOUT_MAX		8192
+#define SMTP_DIN_MAX		1024
+#define SMTP_COUT_MAX		(2 * SMTP_REPLY_MAX)
+#define SMTP_COPY_MAX		(SMTP_DOUT_MAX / 2)
+
+/* Command ids; SMTP_CMD_BAD carries its reply text. */
+#define SMTP_CMD_BAD		0
+#define SMTP_CMD_EHLO		1
+#define SMTP_CMD_HELO		2
+#define SMTP_CMD_XFORWARD	3
+#define SMTP_CMD_MAIL		4
+#define SMTP_CMD_RCPT		5
+#define SMTP_CMD_DATA		6
+#define SMTP_CMD_RSET		7
+#define SMTP_CMD_NOOP		8
+#define SMTP_CMD_QUIT		9
+
+/* A command line being gathered; raw length counts its CRLF. */
+struct smtp_line {
+	char	buf[SMTP_ENVCMD_MAX + 1];	/* without the EOL, NUL ended */
+	size_t	len;
+	size_t	rawlen;				/* capped at SMTP_ENVCMD_MAX + 1 */
+	int	done;
+};
+
+/* Reply flags, see smtp_reply_strerror(). */
+#define SMTP_REPLY_ERR_SYNTAX	(1 << 0)	/* a line without a code */
+#define SMTP_REPLY_ERR_CODE	(1 << 1)	/* lines disagree on code */
+#define SMTP_REPLY_CUT_LINE	(1 << 2)	/* a line cut at the limit */
+#define SMTP_REPLY_CUT		(1 << 3)	/* lines dropped at the limit */
+#define SMTP_REPLY_CENSORED	(1 << 4)	/* unprintable bytes replaced */
+
+/* A downstream reply: lines "ddd-text" kept, censored, CRLF ended. */
+struct smtp_reply {
+	char	text[SMTP_REPLY_MAX];
+	size_t	len;
+	size_t	last;				/* offset of the last kept line */
+	char	line[SMTP_REPLY_LINE_MAX];
+	size_t	llen;
+	int	code;
+	int	nlines;
+	int	flags;
+	int	done;
+};
+
+/* Dot codecs: RFC 5321 4.5.2 transparency. */
+struct smtp_unstuff {
+	int	state;
+};
+struct smtp_stuff {
+	uint64_t n;		/* bytes taken */
+	int	bol;		/* next byte starts a line */
+	int	cr;		/* last byte was CR */
+	int	crlf;		/* last two bytes were CRLF */
+};
+
+/* XFORWARD attributes, bits of the offered and sent sets. */
+#define SMTP_XFWD_NAME		(1 << 0)
+#define SMTP_XFWD_ADDR		(1 << 1)
+#define SMTP_XFWD_PORT		(1 << 2)
+#define SMTP_XFWD_PROTO		(1 << 3)
+#define SMTP_XFWD_HELO		(1 << 4)
+#define SMTP_XFWD_IDENT		(1 << 5)
+#define SMTP_XFWD_SOURCE	(1 << 6)
+
+/* What the session waits on; see smtp_state_name(). */
+enum smtp_state {
+	SMTP_WAIT_GREETING,	/* downstream connect and its 220 */
+	SMTP_WAIT_CMD,		/* a client command */
+	SMTP_WAIT_REPLY,	/* downstream reply to a relayed command */
+	SMTP_WAIT_CONTENT,	/* client message content up to the dot */
+	SMTP_WAIT_STORE,	/* the message job storing objects */
+	SMTP_WAIT_SEND,		/* downstream room for the rewritten message */
+	SMTP_WAIT_DOT_REPLY,	/* downstream reply to the final dot */
+	SMTP_WAIT_FLUSH,	/* the last reply to leave; then close */
+	SMTP_WAIT_NOTHING	/* closed */
+};
+
+/* What the loop should poll for, from smtp_want(). */
+#define SMTP_WANT_CREAD		(1 << 0)
+#define SMTP_WANT_CWRITE	(1 << 1)
+#define SMTP_WANT_DREAD		(1 << 2)
+#define SMTP_WANT_DWRITE	(1 << 3)
+#define SMTP_WANT_DCLOSE	(1 << 4)	/* drop downstream now */
+#define SMTP_WANT_CLOSE		(1 << 5)	/* session is over */
+#define SMTP_WANT_STORE		(1 << 6)	/* poll the message job */
+
+struct smtp_sess {
+	enum smtp_state state;
+	const struct cfg *cfg;
+	char	id[16];			/* session name in logs */
+	char	peer[64];		/* client address, for logs */
+	int64_t	deadline;		/* of the current wait */
+	int	down;			/* 1 connected, 0 gone */
+	int	pending;		/* SMTP_CMD_* awaiting its reply */
+	int	xfwd_offer;		/* attributes downstream takes */
+	int	ceof;			/* client sent EOF */
+	int	closing;		/* 421 at the next command */
+	const char *fail;		/* why the message in DATA fails */
+	struct msg *msg;
+	/* the transaction, for the log line */
+	char	from[256];
+	char	ident[64];
+	int	txn;			/* MAIL accepted, no dot or RSET yet */
+	int	nrcpt;
+	uint64_t size;
+	/* buffers */
+	unsigned char cin[SMTP_CIN_MAX];
+	size_t	cin_len;
+	unsigned char cout[SMTP_COUT_MAX];
+	size_t	cout_len;
+	unsigned char din[SMTP_DIN_MAX];
+	size_t	din_len;
+	unsigned char dout[SMTP_DOUT_MAX];
+	size_t	dout_len;
+	unsigned char copy[SMTP_COPY_MAX];
+	struct smtp_line line;
+	struct smtp_reply reply;
+	struct smtp_unstuff unstuff;
+	struct smtp_stuff stuff;
+};
+
+extern void smtp_line_init(struct smtp_line *);
+extern size_t smtp_line_feed(struct smtp_line *, const void *, size_t);
+extern int smtp_cmd_parse(const struct smtp_line *, const char **,
+		    const char **);
+extern void smtp_reply_init(struct smtp_reply *);
+extern size_t smtp_reply_feed(struct smtp_reply *, const void *, size_t);
+extern const char *smtp_reply_strerror(int);
+extern size_t smtp_ehlo_filter(const struct smtp_reply *, const char *,
+		    char *, size_t, int *);
+extern int smtp_xforward_check(const char *, int, char *, size_t);
+extern void smtp_unstuff_init(struct smtp_unstuff *);
+extern size_t smtp_unstuff(struct smtp_unstuff *, const unsigned char *,
+		    size_t, unsigned char *, size_t *, int *);
+extern void smtp_stuff_init(struct smtp_stuff *);
+extern size_t smtp_stuff(struct smtp_stuff *, const unsigned char *,
+		    size_t, unsigned char *, size_t, size_t *);
+extern size_t smtp_stuff_end(struct smtp_stuff *, unsigned char *, size_t);
+
+extern void smtp_sess_init(struct smtp_sess *, const struct cfg *,
+		    const char *, const char *, int64_t);
+extern void smtp_sess_free(struct smtp_sess *);
+extern const char *smtp_state_name(enum smtp_state);
+extern int smtp_want(const struct smtp_sess *);
+extern void smtp_run(struct smtp_sess *, int64_t);
+extern void smtp_timeout(struct smtp_sess *, int64_t);
+extern void smtp_client_gone(struct smtp_sess *, const char *);
+extern void smtp_down_gone(struct smtp_sess *, const char *, int64_t);
+extern void smtp_shutdown(struct smtp_sess *, int64_t);
+extern unsigned char *smtp_cin_buf(struct smtp_sess *, size_t *);
+extern void smtp_cin_ack(struct smtp_sess *, size_t, int64_t);
+extern const unsigned char *smtp_cout_buf(struct smtp_sess *, size_t *);
+extern void smtp_cout_ack(struct smtp_sess *, size_t);
+extern unsigned char *smtp_din_buf(struct smtp_sess *, size_t *);
+extern void smtp_din_ack(struct smtp_sess *, size_t);
+extern const unsigned char *smtp_dout_buf(struct smtp_sess *, size_t *);
+extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
 /* @smtp-end */
 
 /* ------------------------------------------------------------------ */

@@ -1,0 +1,1633 @@
+/*
+ * NAME
+ *	mime - streaming MIME scanner, decoders and link part
+ * SYNOPSIS
+ *	#include "detach.h"
+ *
+ *	size_t	mime_state_size(void)
+ *	void	mime_init(m, begin, data, end, ctx)
+ *	int	mime_feed(m, buf, len)
+ *	int	mime_finish(m)
+ *	const char *mime_strerror(flags)
+ *	size_t	mime_link_part(buf, size, part, link, linklen, sha_hex, crlf)
+ *	size_t	mime_url_encode(buf, size, str, len)
+ * DESCRIPTION
+ *	The scanner takes a message in chunks of any size, one pass, and
+ *	finds its structure: multipart delimiters (RFC 2046 5.1), part
+ *	headers (Content-Type, Content-Disposition, Content-Transfer-
+ *	Encoding, with RFC 2231 and RFC 2047 names), message/rfc822 parts
+ *	walked into. It never copies the message: it reports offsets.
+ *
+ *	For each candidate leaf part (attachment disposition or a file
+ *	name; not inside multipart/signed, multipart/encrypted or
+ *	multipart/related; not a signature, key or calendar type; not a
+ *	text part without a name; not the top entity of a message) it
+ *	calls begin(). If that returns non-zero, the decoded body (base64,
+ *	quoted-printable, or 7bit/8bit/binary as is) goes to data(), and
+ *	end() tells the part's byte range and whether it decoded cleanly
+ *	and was closed by a delimiter. The caller replaces that range.
+ *
+ *	The line break before a delimiter belongs to the delimiter (RFC
+ *	2046 5.1.1), so it is outside the part's range and not decoded.
+ *	Lines end in LF or CRLF; both are kept as found.
+ *
+ *	mime_link_part() writes the text/plain part that stands where an
+ *	attachment was. It does no I/O, no allocation, no logging.
+ * LIMITS
+ *	MIME_BOUNDARY_MAX, MIME_DEPTH_MAX, MIME_HEADER_MAX, MIME_PEEK_MAX,
+ *	MIME_NAME_MAX in detach.h. Past a limit the affected part is
+ *	opaque: it is never detached and passes through.
+ * DIAGNOSTICS
+ *	mime_feed() and mime_finish() return the MIME_ERR_* flags raised
+ *	so far; mime_strerror() names them. MIME_ERR_TRUNCATED (a multipart
+ *	never closed) makes the caller leave the whole message alone.
+ * BUGS
+ *	A message whose top entity is itself the attachment is not
+ *	detached: replacing it would mean rewriting the message header.
+ *	Encoded words in other charsets than UTF-8, US-ASCII and ISO 8859-1
+ *	keep their bytes, with invalid UTF-8 replaced by '_'.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detach.h"
+
+/* What the scanner waits on. */
+enum mime_wait {
+	MIME_WAIT_HEADER,	/* header lines of an entity */
+	MIME_WAIT_BODY,		/* body lines of a leaf, preamble, epilogue */
+};
+
+/* Where the current line is. */
+enum mime_line {
+	MIME_LINE_PEEK,		/* start of a line: is it a delimiter? */
+	MIME_LINE_REST,		/* not a delimiter: rest of the line */
+};
+
+/* Frame flags, inherited by what a multipart contains. */
+#define MIME_F_NODETACH	(1 << 0)	/* signed or encrypted */
+#define MIME_F_RELATED	(1 << 1)	/* multipart/related */
+#define MIME_F_DIGEST	(1 << 2)	/* parts default to message/rfc822 */
+
+struct mime_frame {
+	char	boundary[MIME_BOUNDARY_MAX];
+	size_t	blen;
+	int	flags;
+};
+
+/* What the headers of the current entity said. */
+struct mime_entity {
+	uint64_t start;			/* first header byte */
+	char	type[MIME_TYPE_MAX];
+	char	boundary[MIME_BOUNDARY_MAX + 1];
+	size_t	blen;
+	int	bad_boundary;		/* present but too long or empty */
+	int	encoding;
+	int	attachment;
+	int	in_multipart;		/* a part of a multipart, so replaceable */
+	int	bad;			/* a header we could not read */
+	char	name[MIME_NAME_MAX + 1];	/* from Content-Disposition */
+	char	tname[MIME_NAME_MAX + 1];	/* from Content-Type name= */
+};
+
+#define MIME_QP_TEXT	0
+#define MIME_QP_EQ	1	/* '=' seen */
+#define MIME_QP_HEX	2	/* '=' and one hex digit seen */
+#define MIME_QP_SOFT	3	/* '=' then white space: soft break expected */
+
+/* Decoded bytes are handed on in pieces of up to this size, so the
+ * caller sees few large writes rather than one per line. */
+#define MIME_DECODE_CHUNK	16384
+
+struct mime_state {
+	MIME_BEGIN_FN begin;
+	MIME_DATA_FN data;
+	MIME_END_FN end;
+	void	*ctx;
+	int	errors;			/* MIME_ERR_* */
+	uint64_t off;			/* offset of the next input byte */
+	enum mime_wait wait;
+	enum mime_line line;
+	uint64_t line_start;		/* offset of the current line */
+	size_t	line_len;		/* bytes of it seen, EOL excluded */
+	int	pending_cr;		/* a CR ended the last chunk */
+	unsigned char peek[MIME_PEEK_MAX];
+	size_t	plen;
+	size_t	prev_eol;		/* EOL length of the previous line */
+	/* the multipart stack */
+	struct mime_frame stack[MIME_DEPTH_MAX];
+	int	depth;
+	/* the current entity and its headers */
+	struct mime_entity ent;
+	char	hdr[MIME_HEADER_MAX];
+	size_t	hlen;
+	int	hover;			/* field longer than MIME_HEADER_MAX */
+	int	hfield;			/* a field is being gathered */
+	/* the current candidate leaf, when one wants data */
+	int	active;
+	struct mime_part part;
+	unsigned char eol[2];		/* held line break, not yet content */
+	size_t	eol_len;
+	struct mime_b64 b64;
+	struct mime_qp qp;
+	int	dec_err;
+	int	abandoned;		/* data() said stop */
+	unsigned char dbuf[MIME_DECODE_CHUNK];
+	size_t	dlen;			/* decoded bytes waiting in dbuf */
+	int	hnew;			/* this header line starts a field */
+	char	pbuf[MIME_HEADER_MAX];	/* parameter value scratch */
+};
+
+static const struct mime_errtab {
+	int	flag;
+	const char *text;
+} mime_errtab[] = {
+	{MIME_ERR_NESTING, "nesting past the limit"},
+	{MIME_ERR_BOUNDARY_LEN, "boundary too long"},
+	{MIME_ERR_NO_BOUNDARY, "multipart without boundary"},
+	{MIME_ERR_HEADER_LEN, "header too long"},
+	{MIME_ERR_TRUNCATED, "multipart not closed"},
+	{MIME_ERR_ENCODING, "bad base64 or quoted-printable"},
+	{MIME_ERR_HEADER_SYNTAX, "malformed header"},
+	{0, 0},
+};
+
+/* mime_strerror - name the first error flag raised */
+
+const char *
+mime_strerror(int flags)
+{
+	const struct mime_errtab *e;
+
+	for (e = mime_errtab; e->flag; e++)
+		if (flags & e->flag)
+			return (e->text);
+	return ("no error");
+}
+
+size_t
+mime_state_size(void)
+{
+	return (sizeof(struct mime_state));
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoders                                                            */
+/* ------------------------------------------------------------------ */
+
+/* base64 alphabet (RFC 2045 6.8): value, 64 for white space, 65 for
+ * '=', 66 for anything else. */
+static unsigned char mime_b64_val[256];
+
+static void
+mime_b64_table(void)
+{
+	static const char alpha[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	int	i;
+
+	if (mime_b64_val['A'] == 0 && mime_b64_val['B'] == 1)
+		return;
+	memset(mime_b64_val, 66, sizeof(mime_b64_val));
+	for (i = 0; i < 64; i++)
+		mime_b64_val[(unsigned char)alpha[i]] = i;
+	mime_b64_val[' '] = mime_b64_val['\t'] = 64;
+	mime_b64_val['\r'] = mime_b64_val['\n'] = 64;
+	mime_b64_val['='] = 65;
+}
+
+/*
+ * mime_b64_decode - decode a piece of base64; out has room for len bytes
+ *
+ * Strict: a byte outside the alphabet, data after padding, or padding in
+ * the wrong place sets err. Such a part is not detached, since mail
+ * readers would each decode it their own way.
+ */
+size_t
+mime_b64_decode(struct mime_b64 *d, const unsigned char *in, size_t len,
+    unsigned char *out)
+{
+	const unsigned char *end = in + len;
+	unsigned char *o = out;
+	unsigned v;
+
+	mime_b64_table();
+	while (in < end) {
+		/* Fast path: four alphabet bytes at a quantum start. */
+		if (d->nbits == 0 && !d->pad && end - in >= 4) {
+			unsigned a = mime_b64_val[in[0]], b = mime_b64_val[in[1]],
+			    c = mime_b64_val[in[2]], e = mime_b64_val[in[3]];
+
+			if ((a | b | c | e) < 64) {
+				uint32_t q = a << 18 | b << 12 | c << 6 | e;
+
+				*o++ = q >> 16;
+				*o++ = q >> 8;
+				*o++ = q;
+				in += 4;
+				continue;
+			}
+		}
+		v = mime_b64_val[*in++];
+		if (v < 64) {
+			if (d->pad) {
+				d->err = 1;
+				continue;
+			}
+			d->acc = d->acc << 6 | v;
+			d->nbits += 6;
+			if (d->nbits == 24) {
+				*o++ = d->acc >> 16;
+				*o++ = d->acc >> 8;
+				*o++ = d->acc;
+				d->acc = 0;
+				d->nbits = 0;
+			}
+		} else if (v == 64) {
+			continue;
+		} else if (v == 65) {
+			/* "xx==" gives one byte, "xxx=" two. */
+			if (d->pad == 0 && d->nbits == 12) {
+				*o++ = d->acc >> 4;
+				d->pad = 1;
+			} else if (d->pad == 0 && d->nbits == 18) {
+				*o++ = d->acc >> 10;
+				*o++ = d->acc >> 2;
+				d->pad = 2;
+			} else if (d->pad == 1 && d->nbits == 12) {
+				d->pad = 2;
+			} else {
+				d->err = 1;
+			}
+			if (d->pad == 2) {
+				d->nbits = 0;
+				d->acc = 0;
+			}
+		} else {
+			d->err = 1;
+		}
+	}
+	return (o - out);
+}
+
+/* mime_b64_final - 0 when the input ended on a quantum boundary */
+
+int
+mime_b64_final(struct mime_b64 *d)
+{
+	if (d->nbits != 0 || d->pad == 1)
+		d->err = 1;
+	return (d->err ? -1 : 0);
+}
+
+static int
+mime_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	return (-1);
+}
+
+/*
+ * mime_qp_text - decode quoted-printable text within one line
+ *
+ * RFC 2045 6.7: "=XX" is a byte, "=" at the end of a line is a soft
+ * break, white space at the end of a line is not content. Trailing
+ * white space is held (bounded) until the line goes on or ends.
+ */
+static size_t
+mime_qp_text(struct mime_qp *q, const unsigned char *in, size_t len,
+    unsigned char *out)
+{
+	unsigned char *o = out;
+	size_t	i;
+	int	c, h;
+
+	for (i = 0; i < len; i++) {
+		c = in[i];
+		switch (q->state) {
+		case MIME_QP_TEXT:
+			if (c == ' ' || c == '\t') {
+				if (q->wsp >= sizeof(q->wbuf)) {
+					q->err = 1;
+					continue;
+				}
+				q->wbuf[q->wsp++] = c;
+				continue;
+			}
+			if (q->wsp) {
+				memcpy(o, q->wbuf, q->wsp);
+				o += q->wsp;
+				q->wsp = 0;
+			}
+			if (c == '=')
+				q->state = MIME_QP_EQ;
+			else
+				*o++ = c;
+			break;
+		case MIME_QP_EQ:
+			if ((h = mime_hexval(c)) >= 0) {
+				q->hex = h;
+				q->state = MIME_QP_HEX;
+			} else if (c == ' ' || c == '\t') {
+				q->state = MIME_QP_SOFT;
+			} else {
+				q->err = 1;
+				q->state = MIME_QP_TEXT;
+			}
+			break;
+		case MIME_QP_HEX:
+			if ((h = mime_hexval(c)) >= 0)
+				*o++ = q->hex << 4 | h;
+			else
+				q->err = 1;
+			q->state = MIME_QP_TEXT;
+			break;
+		case MIME_QP_SOFT:
+			if (c != ' ' && c != '\t')
+				q->err = 1;
+			break;
+		default:
+			q->err = 1;
+			q->state = MIME_QP_TEXT;
+			break;
+		}
+	}
+	return (o - out);
+}
+
+/* mime_qp_eol - a line ends: soft break, or a hard one kept as found */
+
+static size_t
+mime_qp_eol(struct mime_qp *q, const unsigned char *eol, size_t len,
+    unsigned char *out)
+{
+	int	soft = (q->state == MIME_QP_EQ || q->state == MIME_QP_SOFT);
+
+	if (q->state == MIME_QP_HEX)
+		q->err = 1;
+	q->state = MIME_QP_TEXT;
+	q->wsp = 0;
+	if (soft)
+		return (0);
+	memcpy(out, eol, len);
+	return (len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoded data of the active part                                     */
+/* ------------------------------------------------------------------ */
+
+static void
+mime_emit(struct mime_state *m, const unsigned char *p, size_t n)
+{
+	if (n == 0 || m->abandoned)
+		return;
+	m->part.decoded += n;
+	if (m->data(m->ctx, p, n) < 0)
+		m->abandoned = 1;
+}
+
+/* mime_flush - hand on what the decoders left in dbuf */
+
+static void
+mime_flush(struct mime_state *m)
+{
+	size_t	n = m->dlen;
+
+	m->dlen = 0;
+	mime_emit(m, m->dbuf, n);
+}
+
+/* mime_room - bytes of input the decoders may take now: the output of
+ * n input bytes is at most n, plus held QP white space. */
+static size_t
+mime_room(struct mime_state *m, size_t n)
+{
+	size_t	room;
+
+	if (MIME_DECODE_CHUNK - m->dlen < 2 * sizeof(m->qp.wbuf) + 4)
+		mime_flush(m);
+	room = MIME_DECODE_CHUNK - m->dlen - sizeof(m->qp.wbuf) - 4;
+	return (n < room ? n : room);
+}
+
+/* mime_content - body bytes of the active part, EOL included where due */
+
+static void
+mime_content(struct mime_state *m, const unsigned char *p, size_t n)
+{
+	size_t	k;
+
+	if (!m->active || m->abandoned)
+		return;
+	switch (m->part.encoding) {
+	case MIME_ENC_BASE64:
+		while (n > 0) {
+			k = mime_room(m, n);
+			m->dlen += mime_b64_decode(&m->b64, p, k,
+			    m->dbuf + m->dlen);
+			p += k;
+			n -= k;
+		}
+		break;
+	case MIME_ENC_QP:
+		while (n > 0) {
+			k = mime_room(m, n);
+			m->dlen += mime_qp_text(&m->qp, p, k, m->dbuf + m->dlen);
+			p += k;
+			n -= k;
+		}
+		break;
+	default:
+		mime_flush(m);
+		mime_emit(m, p, n);
+		break;
+	}
+}
+
+/* mime_content_eol - a line of the active part ended: hold its break */
+
+static void
+mime_content_eol(struct mime_state *m, size_t eol_len)
+{
+	m->eol[0] = '\r';
+	m->eol[1] = '\n';
+	m->eol_len = eol_len;
+}
+
+/* mime_release_eol - the held break is content after all */
+
+static void
+mime_release_eol(struct mime_state *m)
+{
+	const unsigned char *e = m->eol + (m->eol_len == 1);
+
+	if (m->eol_len == 0)
+		return;
+	if (m->active && !m->abandoned) {
+		if (m->part.encoding == MIME_ENC_QP) {
+			(void)mime_room(m, 2);
+			m->dlen += mime_qp_eol(&m->qp, e, m->eol_len,
+			    m->dbuf + m->dlen);
+		} else if (m->part.encoding == MIME_ENC_BASE64)
+			(void)0;	/* white space in base64 */
+		else
+			mime_emit(m, e, m->eol_len);
+	}
+	m->eol_len = 0;
+}
+
+/* mime_part_close - the active part ends at offset end */
+
+static void
+mime_part_close(struct mime_state *m, uint64_t end, int delimited)
+{
+	int	ok;
+
+	if (!m->active)
+		return;
+	m->part.end = end < m->part.body ? m->part.body : end;
+	if (m->part.encoding == MIME_ENC_BASE64 && mime_b64_final(&m->b64) < 0)
+		m->dec_err = 1;
+	if (m->part.encoding == MIME_ENC_QP) {
+		/* A final "=" before the delimiter is a soft break. */
+		if (m->qp.state == MIME_QP_HEX || m->qp.err)
+			m->dec_err = 1;
+	}
+	mime_flush(m);
+	if (m->b64.err || m->qp.err)
+		m->dec_err = 1;
+	if (m->dec_err)
+		m->errors |= MIME_ERR_ENCODING;
+	ok = delimited && !m->dec_err && !m->abandoned;
+	m->active = 0;
+	m->end(m->ctx, &m->part, ok);
+}
+
+/* ------------------------------------------------------------------ */
+/* Header fields                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A cursor over one unfolded header field value. */
+struct mime_cur {
+	const char *p;
+	const char *e;
+};
+
+static int
+mime_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+/* mime_skip_cfws - skip white space, line breaks and (nested) comments */
+
+static void
+mime_skip_cfws(struct mime_cur *c)
+{
+	int	level;
+
+	for (;;) {
+		while (c->p < c->e && (*c->p == ' ' || *c->p == '\t'
+		    || *c->p == '\r' || *c->p == '\n'))
+			c->p++;
+		if (c->p >= c->e || *c->p != '(')
+			return;
+		for (level = 0; c->p < c->e; c->p++) {
+			if (*c->p == '\\' && c->p + 1 < c->e) {
+				c->p++;
+				continue;
+			}
+			if (*c->p == '(')
+				level++;
+			else if (*c->p == ')' && --level == 0) {
+				c->p++;
+				break;
+			}
+		}
+	}
+}
+
+/* RFC 2045 5.1 tspecials end a token. */
+static int
+mime_is_token(int c)
+{
+	return (c > ' ' && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == 0);
+}
+
+/* mime_token - copy a token, lowercased, into out (size > 0) */
+
+static size_t
+mime_token(struct mime_cur *c, char *out, size_t size, int slash)
+{
+	size_t	n = 0;
+
+	mime_skip_cfws(c);
+	while (c->p < c->e && (mime_is_token(*c->p) || (slash && *c->p == '/'))) {
+		if (n + 1 < size)
+			out[n++] = mime_lower(*c->p);
+		c->p++;
+	}
+	out[n] = 0;
+	return (n);
+}
+
+/*
+ * mime_param_next - the next "; name=value" of a header field
+ *
+ * The value, unquoted, goes to val (size > 0). Returns 1 when a parameter
+ * was read, 0 at the end.
+ */
+static int
+mime_param_next(struct mime_cur *c, char *name, size_t nsize, char *val,
+    size_t vsize, size_t *vlen)
+{
+	size_t	n = 0;
+
+	do {
+		for (;;) {
+			mime_skip_cfws(c);
+			if (c->p >= c->e)
+				return (0);
+			if (*c->p == ';') {
+				c->p++;
+				break;
+			}
+			c->p++;		/* junk before the next ';' */
+		}
+	} while (mime_token(c, name, nsize, 0) == 0);
+	mime_skip_cfws(c);
+	if (c->p >= c->e || *c->p != '=') {
+		*vlen = 0;
+		val[0] = 0;
+		return (1);
+	}
+	c->p++;
+	mime_skip_cfws(c);
+	if (c->p < c->e && *c->p == '"') {
+		for (c->p++; c->p < c->e && *c->p != '"'; c->p++) {
+			if (*c->p == '\\' && c->p + 1 < c->e)
+				c->p++;
+			if (*c->p == '\r' || *c->p == '\n')
+				continue;	/* folding inside quotes */
+			if (n + 1 < vsize)
+				val[n++] = *c->p;
+		}
+		if (c->p < c->e)
+			c->p++;
+	} else {
+		/* Lenient: a bare value runs to ';' (spaces kept, trimmed). */
+		while (c->p < c->e && *c->p != ';') {
+			if (*c->p != '\r' && *c->p != '\n' && n + 1 < vsize)
+				val[n++] = *c->p;
+			c->p++;
+		}
+		while (n > 0 && (val[n - 1] == ' ' || val[n - 1] == '\t'))
+			n--;
+	}
+	val[n] = 0;
+	*vlen = n;
+	return (1);
+}
+
+/* mime_latin1 - ISO 8859-1 bytes to UTF-8, in place from src to dst */
+
+static size_t
+mime_latin1(char *dst, size_t size, const unsigned char *src, size_t len)
+{
+	size_t	n = 0, i;
+
+	for (i = 0; i < len && n + 2 < size; i++) {
+		if (src[i] < 0x80) {
+			dst[n++] = src[i];
+		} else if (src[i] < 0xa0) {
+			dst[n++] = '_';		/* C1 controls */
+		} else {
+			dst[n++] = 0xc0 | src[i] >> 6;
+			dst[n++] = 0x80 | (src[i] & 0x3f);
+		}
+	}
+	dst[n] = 0;
+	return (n);
+}
+
+/* mime_charset_kind - 0 UTF-8 or ASCII, 1 Latin-1, 2 other (bytes kept) */
+
+static int
+mime_charset_kind(const char *cs, size_t len)
+{
+	static const char *latin[] = {"iso-8859-1", "iso8859-1", "latin1",
+	"windows-1252", "cp1252", 0};
+	const char **l;
+
+	if ((len == 5 && strncasecmp(cs, "utf-8", 5) == 0)
+	    || (len == 4 && strncasecmp(cs, "utf8", 4) == 0)
+	    || (len == 8 && strncasecmp(cs, "us-ascii", 8) == 0))
+		return (0);
+	for (l = latin; *l; l++)
+		if (strlen(*l) == len && strncasecmp(cs, *l, len) == 0)
+			return (1);
+	return (2);
+}
+
+/* mime_to_utf8 - append bytes in a charset to out (NUL-terminated) */
+
+static void
+mime_to_utf8(char *out, size_t size, size_t *n, int kind,
+    const unsigned char *src, size_t len)
+{
+	if (kind == 1) {
+		*n += mime_latin1(out + *n, size - *n, src, len);
+		return;
+	}
+	if (len > size - *n - 1)
+		len = size - *n - 1;
+	memcpy(out + *n, src, len);
+	*n += len;
+	out[*n] = 0;
+}
+
+/*
+ * mime_rfc2047 - decode encoded words ("=?cs?B?...?=", RFC 2047) in a
+ * parameter value, as mail readers do for names though RFC 2047 5 says
+ * they do not belong in quoted strings.
+ */
+static void
+mime_rfc2047(const char *in, size_t len, char *out, size_t size)
+{
+	const char *p = in, *e = in + len, *cs, *q, *t, *te, *star;
+	unsigned char dec[MIME_NAME_MAX * 4];
+	size_t	n = 0, dn;
+	int	enc, prev_word = 0, h1, h2;
+
+	out[0] = 0;
+	while (p < e && n + 1 < size) {
+		if (p + 1 < e && p[0] == '=' && p[1] == '?'
+		    && (q = memchr(p + 2, '?', e - p - 2)) != 0
+		    && q + 2 < e && q[2] == '?'
+		    && (te = memmem(q + 3, e - q - 3, "?=", 2)) != 0) {
+			cs = p + 2;
+			enc = mime_lower(q[1]);
+			t = q + 3;
+			dn = 0;
+			if (enc == 'b') {
+				struct mime_b64 b = {0};
+
+				if ((size_t)(te - t) > sizeof(dec))
+					te = t + sizeof(dec);
+				dn = mime_b64_decode(&b, (const unsigned char *)t,
+				    te - t, dec);
+			} else if (enc == 'q') {
+				for (; t < te && dn < sizeof(dec); t++) {
+					if (*t == '_')
+						dec[dn++] = ' ';
+					else if (*t == '=' && t + 2 < te
+					    && (h1 = mime_hexval(t[1])) >= 0
+					    && (h2 = mime_hexval(t[2])) >= 0) {
+						dec[dn++] = h1 << 4 | h2;
+						t += 2;
+					} else
+						dec[dn++] = *t;
+				}
+			} else {
+				goto literal;
+			}
+			/* RFC 2231 5: "charset*language" */
+			star = memchr(cs, '*', q - cs);
+			mime_to_utf8(out, size, &n, mime_charset_kind(cs,
+			    (star ? star : q) - cs), dec, dn);
+			p = te + 2;
+			prev_word = 1;
+			continue;
+		}
+literal:
+		/* White space between two encoded words is dropped. */
+		if (prev_word && (*p == ' ' || *p == '\t')) {
+			const char *s = p;
+
+			while (s < e && (*s == ' ' || *s == '\t'))
+				s++;
+			if (s + 1 < e && s[0] == '=' && s[1] == '?') {
+				p = s;
+				continue;
+			}
+		}
+		prev_word = 0;
+		out[n++] = *p++;
+		out[n] = 0;
+	}
+}
+
+/*
+ * mime_rfc2231 - assemble "name*" / "name*N" / "name*N*" parameters
+ *
+ * Looks up param (e.g. "filename") in the field value; returns 1 and
+ * the UTF-8 name in out when an RFC 2231 form is present, else tries the
+ * plain form with RFC 2047 words. Returns 0 when there is no such param.
+ */
+static int
+mime_name_param(struct mime_state *m, const char *val, size_t len,
+    const char *param, char *out, size_t size)
+{
+	struct mime_cur c;
+	char	name[64], *v = m->pbuf;
+	size_t	vlen, plen = strlen(param), n = 0;
+	int	idx, found = 0, kind = 0, enc, h1, h2;
+	char	raw[MIME_NAME_MAX * 3 + 1];
+	size_t	rn = 0, i;
+
+	out[0] = 0;
+	/* RFC 2231 3: sections 0, 1, ... in order, whatever their order
+	 * in the field; only section 0 names a charset. */
+	for (idx = -1; idx < 100; idx++) {
+		int	got = 0;
+
+		c.p = val;
+		c.e = val + len;
+		while (mime_param_next(&c, name, sizeof(name), v,
+		    sizeof(m->pbuf), &vlen)) {
+			const char *s;
+			char	*endp;
+			long	k;
+
+			if (strncmp(name, param, plen) != 0 || name[plen] != '*')
+				continue;
+			s = name + plen + 1;
+			if (idx < 0) {
+				if (*s != 0)
+					continue;
+				enc = 1;	/* "name*=" alone */
+			} else {
+				if (*s < '0' || *s > '9')
+					continue;
+				k = strtol(s, &endp, 10);
+				if (k != idx || (*endp != 0 && strcmp(endp, "*") != 0))
+					continue;
+				enc = (*endp == '*');
+			}
+			got = 1;
+			if (enc && (idx <= 0)) {
+				/* charset'language'value */
+				char   *q1 = memchr(v, '\'', vlen), *q2;
+
+				if (q1 && (q2 = memchr(q1 + 1, '\'', vlen - (q1 + 1 - v)))) {
+					kind = mime_charset_kind(v, q1 - v);
+					vlen -= (q2 + 1 - v);
+					memmove(v, q2 + 1, vlen);
+				}
+			}
+			for (i = 0; i < vlen && rn < sizeof(raw) - 1; i++) {
+				if (enc && v[i] == '%' && i + 2 < vlen
+				    && (h1 = mime_hexval(v[i + 1])) >= 0
+				    && (h2 = mime_hexval(v[i + 2])) >= 0) {
+					raw[rn++] = h1 << 4 | h2;
+					i += 2;
+				} else {
+					raw[rn++] = v[i];
+				}
+			}
+			break;
+		}
+		if (got)
+			found = 1;
+		else if (idx >= 0)
+			break;
+		if (idx < 0 && got)
+			break;		/* "name*=" is the whole value */
+	}
+	if (found) {
+		mime_to_utf8(out, size, &n, kind, (unsigned char *)raw, rn);
+		return (1);
+	}
+	c.p = val;
+	c.e = val + len;
+	while (mime_param_next(&c, name, sizeof(name), v, sizeof(m->pbuf),
+	    &vlen)) {
+		if (strcmp(name, param) == 0) {
+			mime_rfc2047(v, vlen, out, size);
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * mime_sanitize - make a file name safe for a key and a web server
+ *
+ * Keeps the last path component, drops control characters and invalid
+ * UTF-8, folds runs of dots (no ".."), trims dots and spaces at the
+ * ends (no hidden files), cuts at MIME_NAME_MAX on a character boundary.
+ */
+static void
+mime_sanitize(char *name)
+{
+	unsigned char *s = (unsigned char *)name, *base = s, *p;
+	char	out[MIME_NAME_MAX + 1];
+	size_t	n = 0, k, i;
+
+	for (p = s; *p; p++)
+		if (*p == '/' || *p == '\\')
+			base = p + 1;
+	for (p = base; *p && n < MIME_NAME_MAX; p += k) {
+		k = 1;
+		if (*p < 0x20 || *p == 0x7f)
+			continue;
+		if (*p < 0x80) {
+			if (*p == '.' && n > 0 && out[n - 1] == '.')
+				continue;
+			out[n++] = *p;
+			continue;
+		}
+		/* UTF-8: lead byte, then continuation bytes. */
+		k = *p >= 0xf0 && *p < 0xf5 ? 4 : *p >= 0xe0 ? 3 :
+		    *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
+		for (i = 1; k && i < k; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				k = 0;
+		if (k == 0) {
+			out[n++] = '_';
+			k = 1;
+			continue;
+		}
+		if (n + k > MIME_NAME_MAX)
+			break;
+		memcpy(out + n, p, k);
+		n += k;
+	}
+	while (n > 0 && (out[n - 1] == '.' || out[n - 1] == ' '))
+		n--;
+	for (i = 0; i < n && (out[i] == '.' || out[i] == ' '); i++)
+		;
+	if (i == n) {
+		memcpy(name, "attachment", sizeof("attachment"));
+		return;
+	}
+	memcpy(name, out + i, n - i);
+	name[n - i] = 0;
+}
+
+/* mime_field - one complete header field of the current entity */
+
+static void
+mime_field(struct mime_state *m)
+{
+	struct mime_entity *e = &m->ent;
+	const char *colon = memchr(m->hdr, ':', m->hlen);
+	struct mime_cur c;
+	char	tok[64], name[64];
+	size_t	nlen, vlen;
+
+	if (colon == 0)
+		return;
+	nlen = colon - m->hdr;
+	while (nlen > 0 && (m->hdr[nlen - 1] == ' ' || m->hdr[nlen - 1] == '\t'))
+		nlen--;
+	c.p = colon + 1;
+	c.e = m->hdr + m->hlen;
+	if (nlen == 12 && strncasecmp(m->hdr, "content-type", 12) == 0) {
+		if (m->hover) {
+			e->bad = 1;
+			m->errors |= MIME_ERR_HEADER_LEN;
+			return;
+		}
+		if (mime_token(&c, e->type, sizeof(e->type), 1) == 0)
+			e->bad = 1;
+		e->blen = 0;
+		e->tname[0] = 0;
+		while (mime_param_next(&c, name, sizeof(name), m->pbuf,
+		    sizeof(m->pbuf), &vlen)) {
+			if (strcmp(name, "boundary") != 0)
+				continue;
+			if (vlen == 0 || vlen > MIME_BOUNDARY_MAX) {
+				e->bad_boundary = 1;
+				continue;
+			}
+			memcpy(e->boundary, m->pbuf, vlen);
+			e->blen = vlen;
+		}
+		if (!mime_name_param(m, colon + 1, c.e - colon - 1, "name",
+		    e->tname, sizeof(e->tname)))
+			e->tname[0] = 0;
+	} else if (nlen == 19
+	    && strncasecmp(m->hdr, "content-disposition", 19) == 0) {
+		if (m->hover) {
+			e->bad = 1;
+			m->errors |= MIME_ERR_HEADER_LEN;
+			return;
+		}
+		mime_token(&c, tok, sizeof(tok), 0);
+		e->attachment = (strcmp(tok, "attachment") == 0);
+		if (!mime_name_param(m, colon + 1, c.e - colon - 1, "filename",
+		    e->name, sizeof(e->name)))
+			e->name[0] = 0;
+	} else if (nlen == 25
+	    && strncasecmp(m->hdr, "content-transfer-encoding", 25) == 0) {
+		mime_token(&c, tok, sizeof(tok), 0);
+		if (strcmp(tok, "base64") == 0)
+			e->encoding = MIME_ENC_BASE64;
+		else if (strcmp(tok, "quoted-printable") == 0)
+			e->encoding = MIME_ENC_QP;
+		else if (strcmp(tok, "7bit") == 0 || strcmp(tok, "8bit") == 0
+		    || strcmp(tok, "binary") == 0 || tok[0] == 0)
+			e->encoding = MIME_ENC_7BIT;
+		else
+			e->encoding = MIME_ENC_OTHER;
+	}
+}
+
+/* RFC 5322 2.2: field name is printable ASCII but ':', then ':'. */
+static int
+mime_is_field(const char *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == ':')
+			return (i > 0);
+		if (p[i] == ' ' || p[i] == '\t') {
+			/* obsolete syntax: white space before the colon */
+			while (i < len && (p[i] == ' ' || p[i] == '\t'))
+				i++;
+			return (i < len && p[i] == ':' && i > 0);
+		}
+		if (p[i] <= ' ' || p[i] > '~')
+			return (0);
+	}
+	/* A first line filling the buffer with no colon is no field. */
+	return (0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entities                                                            */
+/* ------------------------------------------------------------------ */
+
+static int
+mime_frame_flags(const struct mime_state *m)
+{
+	return (m->depth ? m->stack[m->depth - 1].flags : 0);
+}
+
+/* mime_entity_begin - a new entity starts at offset start */
+
+static void
+mime_entity_begin(struct mime_state *m, uint64_t start, int in_multipart)
+{
+	memset(&m->ent, 0, sizeof(m->ent));
+	m->ent.start = start;
+	m->ent.in_multipart = in_multipart;
+	m->wait = MIME_WAIT_HEADER;
+	m->hlen = 0;
+	m->hover = 0;
+	m->hfield = 0;
+}
+
+/* Types that are never detached, whatever their disposition. */
+static const char *mime_keep_types[] = {
+	"application/pkcs7-mime", "application/x-pkcs7-mime",
+	"application/pkcs7-signature", "application/x-pkcs7-signature",
+	"application/pgp-signature", "application/pgp-encrypted",
+	"application/pgp-keys", "text/calendar", "message/external-body",
+	"message/partial", 0,
+};
+
+static int
+mime_candidate(const struct mime_state *m, const struct mime_entity *e)
+{
+	const char **t;
+	const char *name = e->name[0] ? e->name : e->tname;
+
+	if (!e->in_multipart || e->bad)
+		return (0);
+	if (mime_frame_flags(m) & (MIME_F_NODETACH | MIME_F_RELATED))
+		return (0);
+	if (e->encoding == MIME_ENC_OTHER)
+		return (0);
+	if (strncmp(e->type, "multipart/", 10) == 0)
+		return (0);
+	for (t = mime_keep_types; *t; t++)
+		if (strcmp(e->type, *t) == 0)
+			return (0);
+	if (name[0] == 0 && (!e->attachment || strncmp(e->type, "text/", 5) == 0))
+		return (0);
+	return (1);
+}
+
+/* mime_headers_done - the blank line after an entity's headers */
+
+static void
+mime_headers_done(struct mime_state *m, uint64_t body)
+{
+	struct mime_entity *e = &m->ent;
+	struct mime_frame *f;
+	int	flags = mime_frame_flags(m);
+
+	/* RFC 2046 5.1.5: a digest's parts default to message/rfc822. */
+	if (e->type[0] == 0)
+		snprintf(e->type, sizeof(e->type), "%s",
+		    (flags & MIME_F_DIGEST) && e->in_multipart ?
+		    "message/rfc822" : "text/plain");
+	m->wait = MIME_WAIT_BODY;
+	m->eol_len = 0;
+	if (strncmp(e->type, "multipart/", 10) == 0 && !e->bad) {
+		if (e->blen == 0) {
+			m->errors |= e->bad_boundary ? MIME_ERR_BOUNDARY_LEN :
+			    MIME_ERR_NO_BOUNDARY;
+			return;		/* opaque leaf */
+		}
+		if (m->depth >= MIME_DEPTH_MAX) {
+			m->errors |= MIME_ERR_NESTING;
+			return;
+		}
+		f = &m->stack[m->depth++];
+		memcpy(f->boundary, e->boundary, e->blen);
+		f->blen = e->blen;
+		f->flags = flags;
+		if (strcmp(e->type, "multipart/signed") == 0
+		    || strcmp(e->type, "multipart/encrypted") == 0)
+			f->flags |= MIME_F_NODETACH;
+		else if (strcmp(e->type, "multipart/related") == 0)
+			f->flags |= MIME_F_RELATED;
+		f->flags &= ~MIME_F_DIGEST;
+		if (strcmp(e->type, "multipart/digest") == 0)
+			f->flags |= MIME_F_DIGEST;
+		return;			/* preamble follows */
+	}
+	if ((strcmp(e->type, "message/rfc822") == 0
+	    || strcmp(e->type, "message/global") == 0)
+	    && e->encoding == MIME_ENC_7BIT && !e->bad) {
+		/* Walk into the enclosed message: its headers start here. */
+		mime_entity_begin(m, body, 0);
+		return;
+	}
+	if (!mime_candidate(m, e))
+		return;
+	memset(&m->part, 0, sizeof(m->part));
+	m->part.start = e->start;
+	m->part.body = body;
+	memcpy(m->part.type, e->type, sizeof(m->part.type));
+	memcpy(m->part.name, e->name[0] ? e->name : e->tname,
+	    sizeof(m->part.name));
+	mime_sanitize(m->part.name);
+	m->part.encoding = e->encoding;
+	m->part.crlf = (m->prev_eol == 2);
+	m->part.attachment = e->attachment;
+	memset(&m->b64, 0, sizeof(m->b64));
+	memset(&m->qp, 0, sizeof(m->qp));
+	m->dlen = 0;
+	m->dec_err = 0;
+	m->abandoned = 0;
+	m->active = m->begin(m->ctx, &m->part) != 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lines                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * mime_delimiter - is the peeked line "--boundary[--]" of an open frame?
+ *
+ * Returns the frame index + 1 (negated for a close delimiter), or 0.
+ * Inner frames are tried first; an outer delimiter closes inner ones.
+ */
+static int
+mime_delimiter(const struct mime_state *m, const unsigned char *p, size_t n)
+{
+	const struct mime_frame *f;
+	size_t	i;
+	int	k;
+
+	if (n < 3 || p[0] != '-' || p[1] != '-')
+		return (0);
+	for (k = m->depth - 1; k >= 0; k--) {
+		f = &m->stack[k];
+		if (n < 2 + f->blen || memcmp(p + 2, f->boundary, f->blen) != 0)
+			continue;
+		i = 2 + f->blen;
+		if (i + 1 < n + 0 && p[i] == '-' && p[i + 1] == '-') {
+			for (i += 2; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
+				;
+			if (i == n)
+				return (-(k + 1));
+			continue;
+		}
+		while (i < n && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		if (i == n)
+			return (k + 1);
+	}
+	return (0);
+}
+
+/* mime_on_delimiter - a delimiter line of frame k-1 starts at line_start */
+
+static void
+mime_on_delimiter(struct mime_state *m, int k, int close, uint64_t next)
+{
+	uint64_t end = m->line_start - m->prev_eol;
+
+	m->eol_len = 0;			/* the break belongs to the delimiter */
+	mime_part_close(m, end, 1);
+	if (m->depth > k)
+		m->errors |= MIME_ERR_TRUNCATED;	/* inner ones unclosed */
+	m->depth = k;
+	if (close) {
+		/* Epilogue: body text of no leaf, until an outer delimiter. */
+		m->depth = k - 1;
+		m->wait = MIME_WAIT_BODY;
+		memset(&m->ent, 0, sizeof(m->ent));
+		return;
+	}
+	mime_entity_begin(m, next, 1);
+}
+
+/* mime_header_data - bytes of a header line */
+
+static void
+mime_header_data(struct mime_state *m, const unsigned char *p, size_t n)
+{
+	size_t	room;
+
+	if (m->line_len == 0) {
+		if ((p[0] == ' ' || p[0] == '\t') && m->hfield) {
+			m->hnew = 0;	/* continuation: unfolding keeps WSP */
+		} else {
+			if (m->hfield)
+				mime_field(m);
+			m->hfield = 1;
+			m->hnew = 1;
+			m->hlen = 0;
+			m->hover = 0;
+		}
+	}
+	room = sizeof(m->hdr) - m->hlen;
+	if (n > room) {
+		m->hover = 1;
+		n = room;
+	}
+	memcpy(m->hdr + m->hlen, p, n);
+	m->hlen += n;
+}
+
+/*
+ * mime_header_eol - a header line ended. An empty line ends the
+ * headers; a line that is neither field nor continuation ends them too
+ * and makes the entity opaque, as Postfix's mime_state does.
+ */
+static void
+mime_header_eol(struct mime_state *m, uint64_t next)
+{
+	if (m->line_len == 0) {
+		if (m->hfield)
+			mime_field(m);
+		m->hfield = 0;
+		mime_headers_done(m, next);
+		return;
+	}
+	if (m->hnew && !mime_is_field(m->hdr, m->hlen)) {
+		m->hfield = 0;
+		if (m->line_start == 0 && m->hlen >= 5
+		    && memcmp(m->hdr, "From ", 5) == 0)
+			return;		/* mbox envelope line */
+		m->errors |= MIME_ERR_HEADER_SYNTAX;
+		m->ent.bad = 1;
+		mime_headers_done(m, next);
+		return;
+	}
+	m->hnew = 0;
+	if (m->hlen < sizeof(m->hdr))
+		m->hdr[m->hlen++] = '\n';
+}
+
+/* mime_line_data - bytes of the current line, after the delimiter test */
+
+static void
+mime_line_data(struct mime_state *m, const unsigned char *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (m->wait == MIME_WAIT_HEADER) {
+		mime_header_data(m, p, n);
+	} else if (m->active) {
+		if (m->line_len == 0)
+			mime_release_eol(m);
+		mime_content(m, p, n);
+	}
+	m->line_len += n;
+}
+
+/* mime_line_end - the current line ended with an EOL of eol bytes */
+
+static void
+mime_line_end(struct mime_state *m, size_t eol, uint64_t next)
+{
+	if (m->wait == MIME_WAIT_HEADER) {
+		mime_header_eol(m, next);
+	} else if (m->active) {
+		if (m->line_len == 0)
+			mime_release_eol(m);
+		mime_content_eol(m, eol);
+	}
+	m->prev_eol = eol;
+	m->line = MIME_LINE_PEEK;
+	m->line_start = next;
+	m->line_len = 0;
+	m->plen = 0;
+}
+
+/* mime_peek_replay - the peeked bytes are not a delimiter: replay them */
+
+static void
+mime_peek_replay(struct mime_state *m)
+{
+	size_t	n = m->plen;
+
+	/* A CR at the end may be half of the EOL: hold it. */
+	if (n > 0 && m->peek[n - 1] == '\r') {
+		m->pending_cr = 1;
+		n--;
+	}
+	m->line = MIME_LINE_REST;
+	mime_line_data(m, m->peek, n);
+	m->plen = 0;
+}
+
+/*
+ * mime_feed - push message bytes into the scanner
+ *
+ * Any split is fine; the scanner keeps no pointer into buf. Returns the
+ * error flags raised so far.
+ */
+int
+mime_feed(struct mime_state *m, const void *buf, size_t len)
+{
+	const unsigned char *p = buf, *end = p + len, *nl, *stop;
+	size_t	n, eol;
+	int	k;
+
+	while (p < end) {
+		if (m->line == MIME_LINE_PEEK) {
+			/* Gather the line's start until it is known not to
+			 * be a delimiter: a first byte other than '-', no
+			 * frame open, the peek full, or the EOL. */
+			if (m->plen == 0 && (m->depth == 0 || *p != '-')) {
+				m->line = MIME_LINE_REST;
+				continue;
+			}
+			nl = memchr(p, '\n', end - p);
+			stop = nl ? nl : end;
+			n = stop - p;
+			if (m->plen + n > sizeof(m->peek)) {
+				n = sizeof(m->peek) - m->plen;
+				memcpy(m->peek + m->plen, p, n);
+				m->plen += n;
+				p += n;
+				m->off += n;
+				mime_peek_replay(m);
+				continue;
+			}
+			memcpy(m->peek + m->plen, p, n);
+			m->plen += n;
+			p += n;
+			m->off += n;
+			if (nl == 0)
+				continue;
+			/* A whole short line is in the peek. */
+			eol = (m->plen > 0 && m->peek[m->plen - 1] == '\r') ?
+			    2 : 1;
+			n = m->plen - (eol - 1);
+			p++;
+			m->off++;
+			if ((k = mime_delimiter(m, m->peek, n)) != 0) {
+				mime_on_delimiter(m, k < 0 ? -k : k, k < 0,
+				    m->off);
+				m->prev_eol = eol;
+				m->line_start = m->off;
+				m->line_len = 0;
+				m->plen = 0;
+				continue;
+			}
+			mime_line_data(m, m->peek, n);
+			mime_line_end(m, eol, m->off);
+			continue;
+		}
+		/* MIME_LINE_REST: stream to the EOL. */
+		if (m->pending_cr) {
+			m->pending_cr = 0;
+			if (*p == '\n') {
+				p++;
+				m->off++;
+				mime_line_end(m, 2, m->off);
+				continue;
+			}
+			mime_line_data(m, (const unsigned char *)"\r", 1);
+		}
+		nl = memchr(p, '\n', end - p);
+		if (nl == 0) {
+			n = end - p;
+			if (p[n - 1] == '\r') {
+				m->pending_cr = 1;
+				n--;
+			}
+			mime_line_data(m, p, n);
+			m->off += end - p;
+			p = end;
+			continue;
+		}
+		n = nl - p;
+		eol = 1;
+		if (n > 0 && nl[-1] == '\r') {
+			n--;
+			eol = 2;
+		}
+		mime_line_data(m, p, n);
+		m->off += nl + 1 - p;
+		p = nl + 1;
+		mime_line_end(m, eol, m->off);
+	}
+	return (m->errors);
+}
+
+/*
+ * mime_finish - the input ended
+ *
+ * A candidate still open was never delimited: it is reported not ok.
+ */
+int
+mime_finish(struct mime_state *m)
+{
+	if (m->line == MIME_LINE_PEEK && m->plen > 0)
+		mime_peek_replay(m);
+	if (m->pending_cr) {
+		m->pending_cr = 0;
+		mime_line_data(m, (const unsigned char *)"\r", 1);
+	}
+	if (m->wait == MIME_WAIT_HEADER && m->hfield)
+		mime_field(m);
+	mime_part_close(m, m->off, 0);
+	if (m->depth > 0)
+		m->errors |= MIME_ERR_TRUNCATED;
+	return (m->errors);
+}
+
+/* mime_init - start a scan; the callbacks live as long as the scan */
+
+void
+mime_init(struct mime_state *m, MIME_BEGIN_FN begin, MIME_DATA_FN data,
+    MIME_END_FN end, void *ctx)
+{
+	memset(m, 0, sizeof(*m));
+	m->begin = begin;
+	m->data = data;
+	m->end = end;
+	m->ctx = ctx;
+	m->line = MIME_LINE_PEEK;
+	mime_entity_begin(m, 0, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* The link part                                                       */
+/* ------------------------------------------------------------------ */
+
+/* mime_url_encode - percent-encode all but RFC 3986 unreserved bytes */
+
+size_t
+mime_url_encode(char *buf, size_t size, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t	n = 0, i;
+	unsigned char c;
+
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+		    || (c >= '0' && c <= '9') || c == '-' || c == '.'
+		    || c == '_' || c == '~') {
+			if (n + 1 >= size)
+				break;
+			buf[n++] = c;
+		} else {
+			if (n + 3 >= size)
+				break;
+			buf[n++] = '%';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		}
+	}
+	if (size > 0)
+		buf[n] = 0;
+	return (n);
+}
+
+/* mime_human_size - "1.5 MB" style, decimal units as file managers */
+
+void
+mime_human_size(char *buf, size_t size, uint64_t n)
+{
+	static const char *unit[] = {"bytes", "kB", "MB", "GB", "TB"};
+	uint64_t whole = n, tenth = 0;
+	int	u = 0;
+
+	while (whole >= 1000 && u < 4) {
+		tenth = (n * 10 / 1000) % 10;
+		n /= 1000;
+		whole = n;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%llu bytes", (unsigned long long)whole);
+	else
+		snprintf(buf, size, "%llu.%llu %s", (unsigned long long)whole,
+		    (unsigned long long)tenth, unit[u]);
+}
+
+/* A bounded string builder for the link part. */
+struct mime_buf {
+	char	*p;
+	size_t	size;
+	size_t	len;
+	int	over;
+};
+
+static void
+mime_put(struct mime_buf *b, const char *s, size_t n)
+{
+	if (b->over || n >= b->size - b->len) {
+		b->over = 1;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void
+mime_puts(struct mime_buf *b, const char *s)
+{
+	mime_put(b, s, strlen(s));
+}
+
+/* mime_put_qp - a body line in quoted-printable, soft breaks under 76;
+ * the last line of the body gets no EOL */
+
+static void
+mime_put_qp(struct mime_buf *b, const char *s, const char *eol, int last)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	char	enc[3];
+	size_t	col = 0, w;
+
+	for (; *p; p++) {
+		if ((*p >= 33 && *p <= 126 && *p != '=') || (*p == ' ' && p[1])) {
+			enc[0] = *p;
+			w = 1;
+		} else {
+			enc[0] = '=';
+			enc[1] = hex[*p >> 4];
+			enc[2] = hex[*p & 15];
+			w = 3;
+		}
+		if (col + w > 75) {
+			mime_puts(b, "=");
+			mime_puts(b, eol);
+			col = 0;
+		}
+		mime_put(b, enc, w);
+		col += w;
+	}
+	if (!last)
+		mime_puts(b, eol);
+}
+
+/* mime_body_line - one line of the link part's body, EOL included */
+
+static void
+mime_body_line(struct mime_buf *b, const char *line, const char *eol, int qp)
+{
+	if (qp) {
+		mime_put_qp(b, line, eol, 0);
+	} else {
+		mime_puts(b, line);
+		mime_puts(b, eol);
+	}
+}
+
+static int
+mime_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return (0);
+	return (1);
+}
+
+/*
+ * mime_link_part - write the part that replaces an attachment
+ *
+ * An inline text/plain part (so every reader shows it where the file
+ * was) with the link in X-Detach-URL and in Thunderbird's
+ * X-Mozilla-External-Attachment-URL, the digest and the size. No EOL
+ * after the body: the delimiter's leading EOL follows in the message.
+ * Returns the length, or 0 when buf is too small.
+ */
+size_t
+mime_link_part(char *buf, size_t size, const struct mime_part *part,
+    const char *link, size_t linklen, const char *sha_hex, int crlf)
+{
+	struct mime_buf b = {buf, size, 0, 0};
+	const char *eol = crlf ? "\r\n" : "\n";
+	char	num[32], human[32], line[MIME_NAME_MAX + MIME_TYPE_MAX + 64];
+	int	qp = !mime_ascii(part->name);
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)part->decoded);
+	mime_human_size(human, sizeof(human), part->decoded);
+	mime_puts(&b, "Content-Type: text/plain; charset=utf-8; size=");
+	mime_puts(&b, num);
+	mime_puts(&b, eol);
+	mime_puts(&b, "Content-Disposition: inline");
+	mime_puts(&b, eol);
+	mime_puts(&b, "Content-Transfer-Encoding: ");
+	mime_puts(&b, qp ? "quoted-printable" : "7bit");
+	mime_puts(&b, eol);
+	mime_puts(&b, "X-Mozilla-External-Attachment-URL: ");
+	mime_put(&b, link, linklen);
+	mime_puts(&b, eol);
+	mime_puts(&b, "X-Detach-URL: ");
+	mime_put(&b, link, linklen);
+	mime_puts(&b, eol);
+	mime_puts(&b, "X-Detach-SHA256: ");
+	mime_puts(&b, sha_hex);
+	mime_puts(&b, eol);
+	mime_puts(&b, "X-Detach-Size: ");
+	mime_puts(&b, num);
+	mime_puts(&b, eol);
+	mime_puts(&b, eol);
+	if (snprintf(line, sizeof(line), "Attachment: %s", part->name)
+	    >= (int)sizeof(line))
+		return (0);
+	mime_body_line(&b, line, eol, qp);
+	snprintf(line, sizeof(line), "Size: %s (%s bytes)", human, num);
+	mime_body_line(&b, line, eol, qp);
+	snprintf(line, sizeof(line), "Type: %s", part->type);
+	mime_body_line(&b, line, eol, qp);
+	mime_body_line(&b, "The file was taken out of this message; "
+	    "download it at", eol, qp);
+	if (qp) {
+		/* The link alone on its line; soft breaks only if it must. */
+		if (linklen >= sizeof(line))
+			return (0);
+		memcpy(line, link, linklen);
+		line[linklen] = 0;
+		mime_put_qp(&b, line, eol, 1);
+	} else {
+		mime_put(&b, link, linklen);
+	}
+	if (b.over)
+		return (0);
+	return (b.len);
+}

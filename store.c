@@ -1,0 +1,753 @@
+/*
+ * NAME
+ *	store - message jobs: spool, object keys, the dir store, splicing
+ * SYNOPSIS
+ *	#include "detach.h"
+ *
+ *	int	store_init(cfg, why, len)
+ *	struct msg *msg_new(cfg, why, len)
+ *	int	msg_feed(m, buf, len)
+ *	int	msg_end(m, now)
+ *	int	msg_state(m)
+ *	int	msg_poll(m, pfd, max, deadline)
+ *	void	msg_event(m, pfd, n, now)
+ *	ssize_t	msg_read(m, buf, len)
+ *	void	msg_free(m)
+ * DESCRIPTION
+ *	A message job carries one message from its first byte to its
+ *	rewritten form. msg_feed() appends the raw bytes to an unlinked
+ *	spool file (O_TMPFILE under spool_dir) and runs the MIME scanner
+ *	over them; each candidate attachment's decoded bytes go to a spool
+ *	file of their own while one SHA-256 pass runs over them.
+ *
+ *	msg_end() keeps the attachments of at least min_size, derives each
+ *	object key from the digest (HMAC-SHA256 keyed by the secret, so
+ *	keys are unguessable and equal files dedupe) and stores them: the
+ *	dir store at once, http(s) and s3 through uploads that the caller's
+ *	poll() loop drives with msg_poll() and msg_event().
+ *
+ *	msg_read() then gives the raw spool with each stored part's byte
+ *	range replaced by its link part. Everything else is copied, never
+ *	decoded or re-encoded: a message with nothing stored comes out
+ *	byte for byte as it came in.
+ * LIMITS
+ *	DETACH_OBJECTS_MAX attachments per message; SPOOL_IO_MAX bytes per
+ *	copy. Memory does not grow with message or attachment size.
+ * DIAGNOSTICS
+ *	Store failures are logged with the key; under on_store_failure =
+ *	keep the part stays in the message, under tempfail the job ends in
+ *	MSG_TEMPFAIL. A spool write error ends it in MSG_TEMPFAIL whatever
+ *	the policy, since the message itself may be incomplete.
+ * BUGS
+ *	The dir store and the spool should share a file system for speed;
+ *	they need not.
+ */
+#include <sys/stat.h>
+#include <sys/sendfile.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+
+#include "detach.h"
+
+/* What an object waits on. */
+enum store_obj_state {
+	STORE_OBJ_COLLECT,	/* decoded bytes arriving */
+	STORE_OBJ_DROPPED,	/* not to be detached: stays in the message */
+	STORE_OBJ_PENDING,	/* complete, to be stored */
+	STORE_OBJ_UPLOADING,	/* an upload is under way */
+	STORE_OBJ_STORED,	/* stored: its range becomes a link part */
+	STORE_OBJ_FAILED,	/* could not be stored: stays in the message */
+};
+
+struct store_obj {
+	enum store_obj_state state;
+	int	fd;			/* decoded spool */
+	br_sha256_context sha;
+	unsigned char digest[32];
+	struct mime_part part;
+	char	key[STORE_KEY_MAX + 1];	/* hex32 "/" url-encoded name */
+	struct http_xfer *xfer;
+};
+
+/* The store of a configuration, shared by the messages started under
+ * it; a reload makes a new one and the old goes with its last message. */
+struct store {
+	int	refs;
+	struct cfg cfg;
+	struct http_store *http;
+};
+
+static struct store *store_cur;
+
+struct msg {
+	struct store *st;
+	const struct cfg *cfg;
+	int	state;			/* MSG_* */
+	int	raw_fd;
+	uint64_t raw_len;
+	int	mime_errors;
+	struct mime_state *mime;
+	struct store_obj obj[DETACH_OBJECTS_MAX];
+	int	nobj;
+	int	collecting;		/* index of the object collecting, or -1 */
+	int	detached;
+	uint64_t saved;			/* raw bytes replaced, less link parts */
+	char	why[256];
+	/* output cursor */
+	uint64_t out_off;		/* next raw byte to hand out */
+	int	out_obj;		/* next object to consider */
+	char	link[MIME_LINKPART_MAX];
+	size_t	link_len;
+	size_t	link_off;
+};
+
+/* ------------------------------------------------------------------ */
+/* Stores                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+store_unref(struct store *st)
+{
+	if (st == 0 || --st->refs > 0)
+		return;
+	if (st->http)
+		http_store_free(st->http);
+	free(st);
+}
+
+/* store_init - the store new messages use, for this configuration */
+
+int
+store_init(const struct cfg *cfg, char *why, size_t len)
+{
+	struct store *st;
+	struct http_conf hc;
+
+	if ((st = calloc(1, sizeof(*st))) == 0) {
+		snprintf(why, len, "out of memory");
+		return (-1);
+	}
+	st->refs = 1;
+	st->cfg = *cfg;
+	if (cfg->store_kind != CFG_STORE_DIR) {
+		memset(&hc, 0, sizeof(hc));
+		hc.store = st->cfg.store;
+		hc.store_auth = st->cfg.store_auth;
+		hc.s3_endpoint = st->cfg.s3_endpoint;
+		hc.s3_region = st->cfg.s3_region;
+		hc.s3_access_key = st->cfg.s3_access_key;
+		hc.s3_secret_key = st->cfg.s3_secret_key;
+		hc.s3_path_style = st->cfg.s3_path_style;
+		hc.tls_ca_file = st->cfg.tls_ca_file;
+		hc.upload_timeout_ms = st->cfg.upload_timeout_ms;
+		if ((st->http = http_store_new(&hc, why, len)) == 0) {
+			free(st);
+			return (-1);
+		}
+	}
+	store_unref(store_cur);
+	store_cur = st;
+	return (0);
+}
+
+void
+store_shutdown(void)
+{
+	store_unref(store_cur);
+	store_cur = 0;
+}
+
+/* store_spool_open - an unlinked file under the spool directory */
+
+static int
+store_spool_open(const char *dir)
+{
+	char	path[CFG_LINE_MAX + 32];
+	int	fd;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR
+	    && errno != EINVAL))
+		return (fd);
+	/* File systems without O_TMPFILE: create, then unlink at once. */
+	if (snprintf(path, sizeof(path), "%s/.detach.XXXXXX", dir)
+	    >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if ((fd = mkostemp(path, O_CLOEXEC)) >= 0)
+		(void)unlink(path);
+	return (fd);
+}
+
+/* store_write_all - write all of buf at the end of fd */
+
+static int
+store_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= n;
+	}
+	return (0);
+}
+
+static void
+store_hex(char *out, const unsigned char *in, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/*
+ * store_key - 32 hex digits of HMAC-SHA256(secret, SHA-256(content)),
+ * "/", then the URL-encoded name: unguessable without the secret, and
+ * the same for the same file and name.
+ */
+static void
+store_key(const struct cfg *cfg, struct store_obj *o)
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	unsigned char mac[32];
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, cfg->secret,
+	    sizeof(cfg->secret));
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, o->digest, sizeof(o->digest));
+	br_hmac_out(&hc, mac);
+	store_hex(o->key, mac, 16);
+	o->key[32] = '/';
+	mime_url_encode(o->key + 33, sizeof(o->key) - 33, o->part.name,
+	    strlen(o->part.name));
+}
+
+/* store_copy - copy a whole spool file to fd */
+
+static int
+store_copy(int out, int in, uint64_t size)
+{
+	off_t	off = 0;
+	ssize_t	n;
+	char	buf[SPOOL_IO_MAX];
+
+	while ((uint64_t)off < size) {
+		n = sendfile(out, in, &off, size - off > (1 << 30) ?
+		    (1 << 30) : size - off);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EINVAL || errno == ENOSYS))
+			break;
+		if (n == 0)
+			errno = EIO;	/* the spool shrank */
+		return (-1);
+	}
+	while ((uint64_t)off < size) {
+		n = pread(in, buf, sizeof(buf), off);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				errno = EIO;
+			return (-1);
+		}
+		if (store_write_all(out, buf, n) < 0)
+			return (-1);
+		off += n;
+	}
+	return (0);
+}
+
+/*
+ * store_dir_put - write <dir>/<hex32>/<name> atomically
+ *
+ * A temporary file in the same directory, synced, then renamed: a
+ * reader never sees half a file. An existing file of the same size is
+ * the same object (same key), so it is kept.
+ */
+static int
+store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
+{
+	char	sub[CFG_LINE_MAX + 40], path[CFG_LINE_MAX + 40 + MIME_NAME_MAX],
+		tmp[CFG_LINE_MAX + 80];
+	static unsigned long seq;
+	struct stat st;
+	int	fd;
+
+	if (snprintf(sub, sizeof(sub), "%s/%.32s", dir, o->key)
+	    >= (int)sizeof(sub)
+	    || snprintf(path, sizeof(path), "%s/%s", sub, o->part.name)
+	    >= (int)sizeof(path)
+	    || snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu", sub,
+	    (long)getpid(), ++seq) >= (int)sizeof(tmp)) {
+		snprintf(why, len, "store path too long");
+		return (-1);
+	}
+	if (mkdir(sub, 0755) < 0 && errno != EEXIST) {
+		snprintf(why, len, "mkdir %.200s: %s", sub, strerror(errno));
+		return (-1);
+	}
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)
+	    && (uint64_t)st.st_size == o->part.decoded)
+		return (0);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+		snprintf(why, len, "create %.200s: %s", tmp, strerror(errno));
+		return (-1);
+	}
+	if (fchmod(fd, 0644) < 0 || store_copy(fd, o->fd, o->part.decoded) < 0
+	    || fsync(fd) < 0) {
+		snprintf(why, len, "write %.200s: %s", tmp, strerror(errno));
+		(void)close(fd);
+		(void)unlink(tmp);
+		return (-1);
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		snprintf(why, len, "rename %.200s: %s", path, strerror(errno));
+		(void)unlink(tmp);
+		return (-1);
+	}
+	return (0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scanner callbacks                                                   */
+/* ------------------------------------------------------------------ */
+
+static void
+store_obj_drop(struct store_obj *o)
+{
+	if (o->fd >= 0)
+		(void)close(o->fd);
+	o->fd = -1;
+	o->state = STORE_OBJ_DROPPED;
+}
+
+/* msg_part_begin - a candidate part: collect it if there is room */
+
+static int
+msg_part_begin(void *ctx, const struct mime_part *part)
+{
+	struct msg *m = ctx;
+	struct store_obj *o;
+
+	if (m->nobj >= DETACH_OBJECTS_MAX || m->state != MSG_FEEDING)
+		return (0);
+	o = &m->obj[m->nobj];
+	memset(o, 0, sizeof(*o));
+	if ((o->fd = store_spool_open(m->cfg->spool_dir)) < 0) {
+		log_warn("spool %s: %s", m->cfg->spool_dir, strerror(errno));
+		return (0);
+	}
+	o->state = STORE_OBJ_COLLECT;
+	o->part = *part;
+	br_sha256_init(&o->sha);
+	m->collecting = m->nobj++;
+	return (1);
+}
+
+/* msg_part_data - decoded bytes: hash and spool them in one pass */
+
+static int
+msg_part_data(void *ctx, const unsigned char *p, size_t n)
+{
+	struct msg *m = ctx;
+	struct store_obj *o = &m->obj[m->collecting];
+
+	br_sha256_update(&o->sha, p, n);
+	if (store_write_all(o->fd, p, n) < 0) {
+		log_warn("spool %s: %s", m->cfg->spool_dir, strerror(errno));
+		store_obj_drop(o);
+		/* The part stays in the message; under tempfail the
+		 * message must not go out without its link. */
+		if (m->cfg->on_store_failure == CFG_FAIL_TEMPFAIL) {
+			m->state = MSG_TEMPFAIL;
+			snprintf(m->why, sizeof(m->why), "spool write: %s",
+			    strerror(errno));
+		}
+		return (-1);
+	}
+	return (0);
+}
+
+/* msg_part_end - keep a cleanly decoded part of at least min_size */
+
+static void
+msg_part_end(void *ctx, const struct mime_part *part, int ok)
+{
+	struct msg *m = ctx;
+	struct store_obj *o = &m->obj[m->collecting];
+
+	m->collecting = -1;
+	if (o->state != STORE_OBJ_COLLECT)
+		return;
+	o->part = *part;
+	if (!ok || part->decoded == 0 || part->decoded < m->cfg->min_size) {
+		store_obj_drop(o);
+		return;
+	}
+	br_sha256_out(&o->sha, o->digest);
+	store_key(m->cfg, o);
+	o->state = STORE_OBJ_PENDING;
+}
+
+/* ------------------------------------------------------------------ */
+/* Message jobs                                                        */
+/* ------------------------------------------------------------------ */
+
+/* msg_new - a job for one message under the current store */
+
+struct msg *
+msg_new(const struct cfg *cfg, char *why, size_t len)
+{
+	struct msg *m;
+
+	(void)cfg;
+	if (store_cur == 0) {
+		snprintf(why, len, "no store configured");
+		return (0);
+	}
+	if ((m = calloc(1, sizeof(*m))) == 0
+	    || (m->mime = malloc(mime_state_size())) == 0) {
+		free(m);
+		snprintf(why, len, "out of memory");
+		return (0);
+	}
+	m->st = store_cur;
+	m->st->refs++;
+	m->cfg = &m->st->cfg;
+	m->collecting = -1;
+	m->state = MSG_FEEDING;
+	m->raw_fd = -1;
+	if ((m->raw_fd = store_spool_open(m->cfg->spool_dir)) < 0) {
+		snprintf(why, len, "spool %s: %s", m->cfg->spool_dir,
+		    strerror(errno));
+		msg_free(m);
+		return (0);
+	}
+	mime_init(m->mime, msg_part_begin, msg_part_data, msg_part_end, m);
+	return (m);
+}
+
+/* msg_feed - raw message bytes; -1 when the spool cannot take them */
+
+int
+msg_feed(struct msg *m, const void *buf, size_t len)
+{
+	if (m->state != MSG_FEEDING)
+		return (m->state == MSG_TEMPFAIL ? -1 : 0);
+	if (store_write_all(m->raw_fd, buf, len) < 0) {
+		snprintf(m->why, sizeof(m->why), "spool write: %s",
+		    strerror(errno));
+		m->state = MSG_TEMPFAIL;
+		return (-1);
+	}
+	m->raw_len += len;
+	m->mime_errors |= mime_feed(m->mime, buf, len);
+	return (m->state == MSG_TEMPFAIL ? -1 : 0);
+}
+
+/* msg_obj_failed - a store failure, decided by on_store_failure */
+
+static void
+msg_obj_failed(struct msg *m, struct store_obj *o, const char *why)
+{
+	log_warn("store %.100s: %s", o->key, why);
+	o->state = STORE_OBJ_FAILED;
+	if (m->cfg->on_store_failure == CFG_FAIL_TEMPFAIL
+	    && m->state != MSG_TEMPFAIL) {
+		m->state = MSG_TEMPFAIL;
+		snprintf(m->why, sizeof(m->why), "store: %.200s", why);
+	}
+}
+
+/* msg_settle - MSG_READY once no upload is under way */
+
+static void
+msg_settle(struct msg *m)
+{
+	int	i;
+
+	if (m->state != MSG_STORING)
+		return;
+	for (i = 0; i < m->nobj; i++)
+		if (m->obj[i].state == STORE_OBJ_UPLOADING)
+			return;
+	m->state = MSG_READY;
+}
+
+/* msg_dedupe - an earlier object of this message with the same key */
+
+static struct store_obj *
+msg_dedupe(struct msg *m, int i)
+{
+	int	j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(m->obj[j].key, m->obj[i].key) == 0
+		    && m->obj[j].state >= STORE_OBJ_PENDING)
+			return (&m->obj[j]);
+	return (0);
+}
+
+/*
+ * msg_end - the input is complete: store what qualifies
+ *
+ * A multipart left open makes the structure a guess, so then nothing
+ * is detached. Returns 0, or -1 when the job is in MSG_TEMPFAIL.
+ */
+int
+msg_end(struct msg *m, int64_t now)
+{
+	struct store_obj *o, *twin;
+	struct http_object ho;
+	char	why[256];
+	int	i;
+
+	if (m->state != MSG_FEEDING)
+		return (m->state == MSG_TEMPFAIL ? -1 : 0);
+	m->mime_errors |= mime_finish(m->mime);
+	m->state = MSG_STORING;
+	for (i = 0; i < m->nobj; i++) {
+		o = &m->obj[i];
+		if (o->state != STORE_OBJ_PENDING)
+			continue;
+		if (m->mime_errors & MIME_ERR_TRUNCATED) {
+			store_obj_drop(o);
+			continue;
+		}
+		if ((twin = msg_dedupe(m, i)) != 0) {
+			/* Same file twice in one message: one object. */
+			o->state = twin->state == STORE_OBJ_UPLOADING ?
+			    STORE_OBJ_PENDING : twin->state;
+			continue;
+		}
+		if (m->cfg->store_kind == CFG_STORE_DIR) {
+			if (store_dir_put(m->cfg->store + 4, o, why,
+			    sizeof(why)) < 0)
+				msg_obj_failed(m, o, why);
+			else
+				o->state = STORE_OBJ_STORED;
+			continue;
+		}
+		ho.fd = o->fd;
+		ho.size = o->part.decoded;
+		memcpy(ho.sha256, o->digest, sizeof(ho.sha256));
+		ho.key = o->key;
+		ho.type = o->part.type;
+		ho.name = o->part.name;
+		if ((o->xfer = http_xfer_new(m->st->http, &ho, now)) == 0)
+			msg_obj_failed(m, o, "cannot start upload");
+		else
+			o->state = STORE_OBJ_UPLOADING;
+	}
+	if (m->state == MSG_STORING)
+		msg_settle(m);
+	return (m->state == MSG_TEMPFAIL ? -1 : 0);
+}
+
+int
+msg_state(const struct msg *m)
+{
+	return (m->state);
+}
+
+const char *
+msg_why(const struct msg *m)
+{
+	return (m->why[0] ? m->why : "ok");
+}
+
+/* msg_poll - the descriptors the uploads of this message wait on */
+
+int
+msg_poll(struct msg *m, struct pollfd *pfd, int max, int64_t *deadline)
+{
+	int	i, n = 0;
+
+	if (m->state != MSG_STORING)
+		return (0);
+	for (i = 0; i < m->nobj && n < max; i++)
+		if (m->obj[i].state == STORE_OBJ_UPLOADING)
+			n += http_xfer_poll(m->obj[i].xfer, pfd + n, max - n,
+			    deadline);
+	return (n);
+}
+
+/*
+ * msg_event - hand poll() results (or a passed deadline) to the uploads
+ *
+ * pfd and n are what msg_poll() filled, with revents set; each upload
+ * finds its own descriptors among them.
+ */
+void
+msg_event(struct msg *m, const struct pollfd *pfd, int n, int64_t now)
+{
+	struct store_obj *o;
+	int	i, j;
+
+	if (m->state != MSG_STORING)
+		return;
+	for (i = 0; i < m->nobj; i++) {
+		o = &m->obj[i];
+		if (o->state != STORE_OBJ_UPLOADING)
+			continue;
+		http_xfer_event(o->xfer, pfd, n, now);
+		switch (http_xfer_state(o->xfer)) {
+		case HTTP_XFER_RUNNING:
+			continue;
+		case HTTP_XFER_DONE:
+			o->state = STORE_OBJ_STORED;
+			break;
+		case HTTP_XFER_FAILED:
+			msg_obj_failed(m, o, http_xfer_why(o->xfer));
+			break;
+		default:
+			log_panic("msg_event: bad transfer state");
+		}
+		http_xfer_free(o->xfer);
+		o->xfer = 0;
+		/* Twins waiting on this upload share its fate. */
+		for (j = i + 1; j < m->nobj; j++)
+			if (m->obj[j].state == STORE_OBJ_PENDING
+			    && strcmp(m->obj[j].key, o->key) == 0)
+				m->obj[j].state = o->state;
+	}
+	msg_settle(m);
+}
+
+/* msg_link - build the link part of a stored object */
+
+static int
+msg_link(struct msg *m, struct store_obj *o)
+{
+	char	url[CFG_LINE_MAX + STORE_KEY_MAX + 1], hex[65];
+	int	n;
+
+	n = snprintf(url, sizeof(url), "%s%s", m->cfg->link_base, o->key);
+	if (n < 0 || n >= (int)sizeof(url))
+		return (-1);
+	store_hex(hex, o->digest, sizeof(o->digest));
+	m->link_len = mime_link_part(m->link, sizeof(m->link), &o->part, url,
+	    n, hex, o->part.crlf);
+	m->link_off = 0;
+	return (m->link_len ? 0 : -1);
+}
+
+/*
+ * msg_read - the rewritten message, in order; 0 at the end
+ *
+ * Raw spool bytes up to the next stored part, its link part, then on
+ * after the part's range.
+ */
+ssize_t
+msg_read(struct msg *m, void *buf, size_t len)
+{
+	struct store_obj *o;
+	uint64_t stop;
+	size_t	n;
+	ssize_t	r;
+
+	if (m->state != MSG_READY) {
+		errno = EAGAIN;
+		return (-1);
+	}
+	for (;;) {
+		if (m->link_off < m->link_len) {
+			n = m->link_len - m->link_off;
+			if (n > len)
+				n = len;
+			memcpy(buf, m->link + m->link_off, n);
+			m->link_off += n;
+			return (n);
+		}
+		while (m->out_obj < m->nobj
+		    && m->obj[m->out_obj].state != STORE_OBJ_STORED)
+			m->out_obj++;
+		o = m->out_obj < m->nobj ? &m->obj[m->out_obj] : 0;
+		stop = o ? o->part.start : m->raw_len;
+		if (o && m->out_off == stop) {
+			m->out_obj++;
+			if (msg_link(m, o) < 0) {
+				/* No room for the link: keep the part. */
+				log_warn("link part for %.100s too long", o->key);
+				continue;
+			}
+			m->out_off = o->part.end;
+			m->detached++;
+			if (o->part.end - o->part.start > m->link_len)
+				m->saved += o->part.end - o->part.start
+				    - m->link_len;
+			continue;
+		}
+		if (m->out_off >= m->raw_len)
+			return (0);
+		n = stop - m->out_off < len ? stop - m->out_off : len;
+		r = pread(m->raw_fd, buf, n, m->out_off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			errno = EIO;	/* the spool shrank */
+			return (-1);
+		}
+		if (r > 0)
+			m->out_off += r;
+		return (r);
+	}
+}
+
+/* msg_stats - detached parts, bytes saved, message size */
+
+void
+msg_stats(const struct msg *m, int *detached, uint64_t *saved,
+    uint64_t *size)
+{
+	if (detached)
+		*detached = m->detached;
+	if (saved)
+		*saved = m->saved;
+	if (size)
+		*size = m->raw_len;
+}
+
+void
+msg_free(struct msg *m)
+{
+	int	i;
+
+	if (m == 0)
+		return;
+	for (i = 0; i < m->nobj; i++) {
+		if (m->obj[i].xfer)
+			http_xfer_free(m->obj[i].xfer);
+		if (m->obj[i].fd >= 0)
+			(void)close(m->obj[i].fd);
+	}
+	if (m->raw_fd >= 0)
+		(void)close(m->raw_fd);
+	store_unref(m->st);
+	free(m->mime);
+	free(m);
+}
