@@ -773,6 +773,7 @@ cfg_print(const struct cfg *cfg, int fd)
 	}
 }
 
+#ifndef DETACH_NO_MAIN
 /* ------------------------------------------------------------------ */
 /* Pipe mode                                                           */
 /* ------------------------------------------------------------------ */
@@ -923,7 +924,6 @@ usage(FILE *fp)
 	    "The configuration file defaults to " DETACH_CONFIG ".\n");
 }
 
-#ifndef DETACH_NO_MAIN
 int
 main(int argc, char **argv)
 {

@@ -18,7 +18,7 @@
 
 static int t_failed;
 
-static void
+static inline void
 t_ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -41,7 +41,7 @@ t_ok(int cond, const char *fmt, ...)
 
 static unsigned long t_seed;
 
-static unsigned long
+static inline unsigned long
 t_rand(void)
 {
 	t_seed = t_seed * 6364136223846793005UL + 1442695040888963407UL;
@@ -59,7 +59,7 @@ typedef void (*t_chunk_fn)(void *, const unsigned char *, size_t);
 typedef void (*t_done_fn)(void *);
 typedef int (*t_same_fn)(void *);
 
-static int
+static inline int
 t_split_run(const unsigned char *in, size_t len, void *ctx, t_reset_fn reset,
     t_chunk_fn chunk, t_done_fn done, t_same_fn same, int max_two_way)
 {
@@ -99,7 +99,7 @@ t_split_run(const unsigned char *in, size_t len, void *ctx, t_reset_fn reset,
 	return (bad);
 }
 
-static void
+static inline void
 t_seed_init(void)
 {
 	const char *s = getenv("T_SEED");
@@ -108,7 +108,7 @@ t_seed_init(void)
 	printf("# seed %lu (set T_SEED to repeat)\n", t_seed);
 }
 
-static unsigned char *
+static inline unsigned char *
 t_slurp(const char *path, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");

@@ -1,0 +1,670 @@
+/*
+ * t_mime - unit tests of the MIME scanner, its decoders and link part
+ *
+ * Each case is a message and what RFC 2045/2046/2231/2047 say the
+ * scanner must find in it: the candidate parts (byte range given as the
+ * exact text of the part, decoded content given literally or by RFC
+ * 4648 test vectors) and the error flags. Every case also runs through
+ * every chunk split and must give the same events.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detach.h"
+#include "t.h"
+
+/* What the callbacks saw, as text, compared across splits. */
+struct t_run {
+	struct mime_state *m;
+	char	log[1 << 16];
+	size_t	len;
+	unsigned char data[1 << 16];	/* decoded bytes of the last part */
+	size_t	dlen;
+	int	errors;
+	int	want;			/* begin() answer */
+	char	whole[1 << 16];		/* the log of the whole-input run */
+	int	nparts;
+	struct mime_part parts[8];
+	int	ok[8];
+};
+
+static void
+t_log(struct t_run *r, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(r->log + r->len, sizeof(r->log) - r->len, fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof(r->log) - r->len)
+		r->len += n;
+}
+
+static int
+t_begin(void *ctx, const struct mime_part *p)
+{
+	struct t_run *r = ctx;
+
+	t_log(r, "begin %llu %s %s %d;", (unsigned long long)p->start,
+	    p->type, p->name, p->encoding);
+	r->dlen = 0;
+	return (r->want);
+}
+
+static int
+t_data(void *ctx, const unsigned char *p, size_t n)
+{
+	struct t_run *r = ctx;
+
+	if (r->dlen + n <= sizeof(r->data)) {
+		memcpy(r->data + r->dlen, p, n);
+		r->dlen += n;
+	}
+	return (0);
+}
+
+static void
+t_end(void *ctx, const struct mime_part *p, int ok)
+{
+	struct t_run *r = ctx;
+	size_t	i;
+	unsigned h = 5381;
+
+	for (i = 0; i < r->dlen; i++)
+		h = h * 33 + r->data[i];
+	t_log(r, "end %llu %llu %llu %d %u;", (unsigned long long)p->start,
+	    (unsigned long long)p->end, (unsigned long long)p->decoded, ok, h);
+	if (r->nparts < 8) {
+		r->parts[r->nparts] = *p;
+		r->ok[r->nparts++] = ok;
+	}
+}
+
+static void
+t_reset(void *ctx)
+{
+	struct t_run *r = ctx;
+
+	mime_init(r->m, t_begin, t_data, t_end, r);
+	r->len = 0;
+	r->log[0] = 0;
+	r->dlen = 0;
+	r->errors = 0;
+	r->nparts = 0;
+}
+
+static void
+t_chunk(void *ctx, const unsigned char *p, size_t n)
+{
+	struct t_run *r = ctx;
+
+	r->errors |= mime_feed(r->m, p, n);
+}
+
+static void
+t_done(void *ctx)
+{
+	struct t_run *r = ctx;
+
+	r->errors |= mime_finish(r->m);
+	t_log(r, "errors %d", r->errors);
+}
+
+static int
+t_same(void *ctx)
+{
+	struct t_run *r = ctx;
+
+	return (strcmp(r->log, r->whole) == 0);
+}
+
+static struct t_run *run;
+
+/* t_scan - scan whole, keep the log for the split runs */
+
+static void
+t_scan(const char *in, size_t len)
+{
+	t_reset(run);
+	t_chunk(run, (const unsigned char *)in, len);
+	t_done(run);
+	memcpy(run->whole, run->log, run->len + 1);
+}
+
+/* t_splits - the same input in every split gives the same events */
+
+static void
+t_splits(const char *name, const char *in, size_t len)
+{
+	struct t_run save;
+	int	bad;
+
+	t_scan(in, len);
+	memcpy(&save.parts, run->parts, sizeof(save.parts));
+	save.nparts = run->nparts;
+	memcpy(save.ok, run->ok, sizeof(save.ok));
+	save.dlen = run->dlen;
+	memcpy(save.data, run->data, run->dlen);
+	save.errors = run->errors;
+	bad = t_split_run((const unsigned char *)in, len, run, t_reset, t_chunk,
+	    t_done, t_same, 600);
+	t_ok(bad == 0, "%s: same events in every split (%d)", name, bad);
+	/* leave the whole-input results in place for the caller */
+	memcpy(run->parts, &save.parts, sizeof(save.parts));
+	run->nparts = save.nparts;
+	memcpy(run->ok, save.ok, sizeof(save.ok));
+	run->dlen = save.dlen;
+	memcpy(run->data, save.data, save.dlen);
+	run->errors = save.errors;
+}
+
+/* A case: message, the exact text of the replaced range (or 0), the
+ * decoded bytes, and flags that must and must not be raised. */
+struct t_case {
+	const char *name;
+	const char *msg;
+	const char *range;	/* the part's bytes, found in msg */
+	const char *decoded;
+	size_t	dlen;
+	int	ok;
+	const char *pname;	/* sanitized name */
+	int	errors;		/* flags that must be raised */
+};
+
+#define CRLF "\r\n"
+
+/* RFC 4648 10 vectors: "foobar" prefixes. */
+static const struct t_case cases[] = {
+	{"base64 attachment, CRLF",
+	    "From: a" CRLF "Content-Type: multipart/mixed; boundary=b" CRLF CRLF
+	    "--b" CRLF "Content-Type: text/plain" CRLF CRLF "hi" CRLF
+	    "--b" CRLF "Content-Type: application/pdf; name=a.pdf" CRLF
+	    "Content-Transfer-Encoding: base64" CRLF CRLF "Zm9v" CRLF "YmFy" CRLF
+	    "--b--" CRLF,
+	    "Content-Type: application/pdf; name=a.pdf" CRLF
+	    "Content-Transfer-Encoding: base64" CRLF CRLF "Zm9v" CRLF "YmFy",
+	    "foobar", 6, 1, "a.pdf", 0},
+	{"base64 padding ==, LF",
+	    "Content-Type: multipart/mixed; boundary=\"b b\"\n\n"
+	    "--b b\nContent-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: BASE64\n\nZm9vYg==\n--b b--\n",
+	    "Content-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: BASE64\n\nZm9vYg==",
+	    "foob", 4, 1, "x", 0},
+	{"base64 padding =",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZm9vYmE=\n--b--\n",
+	    "Content-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZm9vYmE=",
+	    "fooba", 5, 1, "x", 0},
+	{"dirty base64 is not ok",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZm9v*YmFy\n--b--\n",
+	    "Content-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZm9v*YmFy",
+	    0, 0, 0, "x", MIME_ERR_ENCODING},
+	{"truncated base64 is not ok",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZm9vY\n--b--\n",
+	    "Content-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZm9vY",
+	    0, 0, 0, "x", MIME_ERR_ENCODING},
+	{"data after padding is not ok",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZg==Zm9v\n--b--\n",
+	    "Content-Disposition: attachment; filename=x\n"
+	    "Content-Transfer-Encoding: base64\n\nZg==Zm9v",
+	    0, 0, 0, "x", MIME_ERR_ENCODING},
+	/* RFC 2045 6.7: soft break, =XX, trailing white space dropped. */
+	{"quoted-printable",
+	    "Content-Type: multipart/mixed; boundary=b" CRLF CRLF
+	    "--b" CRLF "Content-Type: text/plain; name=q.txt" CRLF
+	    "Content-Transfer-Encoding: quoted-printable" CRLF CRLF
+	    "caf=C3=A9 =" CRLF "long  " CRLF "line=3D" CRLF "--b--" CRLF,
+	    "Content-Type: text/plain; name=q.txt" CRLF
+	    "Content-Transfer-Encoding: quoted-printable" CRLF CRLF
+	    "caf=C3=A9 =" CRLF "long  " CRLF "line=3D",
+	    "caf\xc3\xa9 long" CRLF "line=", 17, 1, "q.txt", 0},
+	{"quoted-printable bad escape",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Type: text/plain; name=q.txt\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\nab=ZZ\n--b--\n",
+	    "Content-Type: text/plain; name=q.txt\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\nab=ZZ",
+	    0, 0, 0, "q.txt", MIME_ERR_ENCODING},
+	{"8bit taken as is, last EOL belongs to the delimiter",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Disposition: attachment; filename=t.bin\n\n"
+	    "a\n\nb\n\n--b--\n",
+	    "Content-Disposition: attachment; filename=t.bin\n\na\n\nb\n",
+	    "a\n\nb\n", 5, 1, "t.bin", 0},
+	/* RFC 2231 3, 4: continuations, charset, percent encoding. */
+	{"RFC 2231 name",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment;\n filename*1*=%20d%C3%A9j%C3%A0.txt;\n"
+	    " filename*0*=UTF-8'fr'caf%C3%A9\n\nx\n--b--\n",
+	    0, "x", 1, 1, "caf\xc3\xa9 d\xc3\xa9j\xc3\xa0.txt", 0},
+	{"RFC 2231 Latin-1 name",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename*=iso-8859-1''%E9t%E9.doc\n"
+	    "\nx\n--b--\n",
+	    0, "x", 1, 1, "\xc3\xa9t\xc3\xa9.doc", 0},
+	/* RFC 2047 4.1 / 4.2 encoded words, adjacent words joined. */
+	{"RFC 2047 name",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: application/octet-stream;\n"
+	    " name=\"=?UTF-8?B?w6ljaGU=?= =?ISO-8859-1?Q?_=E0_moi.txt?=\"\n"
+	    "\nx\n--b--\n",
+	    0, "x", 1, 1, "\xc3\xa9" "che \xc3\xa0 moi.txt", 0},
+	{"path and dots sanitized",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=\"C:\\\\x\\\\..\\\\.a..b\x01.exe.\"\n"
+	    "\nx\n--b--\n",
+	    0, "x", 1, 1, "a.b.exe", 0},
+	{"name of dots only",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=\"../..\"\n\nx\n--b--\n",
+	    0, "x", 1, 1, "attachment", 0},
+	{"message/rfc822 walked into",
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: message/rfc822\n\n"
+	    "Subject: fwd\nContent-Type: multipart/mixed; boundary=i\n\n"
+	    "--i\nContent-Disposition: attachment; filename=in.txt\n\nin\n--i--\n"
+	    "\n--o--\n",
+	    "Content-Disposition: attachment; filename=in.txt\n\nin",
+	    "in", 2, 1, "in.txt", 0},
+	{"delimiter with transport padding",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b \t\nContent-Disposition: attachment; filename=p\n\nx\n--b-- \n",
+	    "Content-Disposition: attachment; filename=p\n\nx",
+	    "x", 1, 1, "p", 0},
+	{"boundary prefix is not a delimiter",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Disposition: attachment; filename=p\n\n--bx\n--b--\n",
+	    "Content-Disposition: attachment; filename=p\n\n--bx",
+	    "--bx", 4, 1, "p", 0},
+	{"outer delimiter closes an inner multipart",
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: multipart/mixed; boundary=i\n\n--i\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--o--\n",
+	    "Content-Disposition: attachment; filename=p\n\nx",
+	    "x", 1, 1, "p", MIME_ERR_TRUNCATED},
+	{"missing close delimiter: part not ok",
+	    "Content-Type: multipart/mixed; boundary=b\n\n"
+	    "--b\nContent-Disposition: attachment; filename=p\n\nxyz\n",
+	    0, 0, 0, 0, "p", MIME_ERR_TRUNCATED},
+	{"multipart without boundary",
+	    "Content-Type: multipart/mixed\n\n--b\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--b--\n",
+	    0, 0, 0, 0, 0, MIME_ERR_NO_BOUNDARY},
+	{"header syntax",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=p\nnot a header\n\nx\n"
+	    "--b--\n",
+	    0, 0, 0, 0, 0, MIME_ERR_HEADER_SYNTAX},
+	{"NUL bytes in a 7bit attachment are data",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=n\n\na\0b\n--b--\n",
+	    "Content-Disposition: attachment; filename=n\n\na\0b",
+	    "a\0b", 3, 1, "n", 0},
+};
+
+/* Never detached: each message has a part that would qualify if it
+ * were elsewhere. */
+static const struct {
+	const char *name;
+	const char *msg;
+} never[] = {
+	{"inside multipart/signed",
+	    "Content-Type: multipart/signed; boundary=s; protocol=x\n\n--s\n"
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--b--\n\n--s\n"
+	    "Content-Type: application/pgp-signature\n\nsig\n--s--\n"},
+	{"inside multipart/encrypted",
+	    "Content-Type: multipart/encrypted; boundary=s\n\n--s\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--s--\n"},
+	{"inside multipart/related",
+	    "Content-Type: multipart/related; boundary=r\n\n--r\n"
+	    "Content-Type: image/png; name=i.png\n\nx\n--r--\n"},
+	{"pkcs7 signature",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: application/pkcs7-signature; name=smime.p7s\n\nx\n"
+	    "--b--\n"},
+	{"text/calendar",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: text/calendar; name=invite.ics\n\nx\n--b--\n"},
+	{"text part without a name",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: text/plain\nContent-Disposition: attachment\n\nx\n"
+	    "--b--\n"},
+	{"top entity",
+	    "Content-Type: application/pdf\n"
+	    "Content-Disposition: attachment; filename=p.pdf\n\nx\n"},
+	{"uuencode",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=p\n"
+	    "Content-Transfer-Encoding: x-uuencode\n\nx\n--b--\n"},
+};
+
+static void
+t_cases(void)
+{
+	const struct t_case *c;
+	const char *at;
+	size_t	i, len;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = &cases[i];
+		len = strlen(c->msg);
+		/* the one case with a NUL spells its length out */
+		if (strstr(c->name, "NUL"))
+			len += strlen(c->msg + len + 1) + 1;
+		t_splits(c->name, c->msg, len);
+		if (c->errors)
+			t_ok((run->errors & c->errors) == c->errors,
+			    "%s: raises %s", c->name, mime_strerror(c->errors));
+		else
+			t_ok(run->errors == 0, "%s: no error (%s)", c->name,
+			    mime_strerror(run->errors));
+		if (c->pname == 0) {
+			t_ok(run->nparts == 0 || !run->ok[0],
+			    "%s: nothing detachable", c->name);
+			continue;
+		}
+		t_ok(run->nparts >= 1, "%s: candidate found", c->name);
+		if (run->nparts < 1)
+			continue;
+		t_ok(strcmp(run->parts[0].name, c->pname) == 0,
+		    "%s: name \"%s\"", c->name, run->parts[0].name);
+		t_ok(run->ok[0] == c->ok, "%s: ok is %d", c->name, c->ok);
+		if (!c->ok)
+			continue;
+		t_ok(run->dlen == c->dlen && memcmp(run->data, c->decoded,
+		    c->dlen) == 0 && run->parts[0].decoded == c->dlen,
+		    "%s: decoded content", c->name);
+		if (c->range) {
+			size_t	rlen = strlen(c->range);
+
+			if (strstr(c->name, "NUL"))
+				rlen += strlen(c->range + rlen + 1) + 1;
+			at = memmem(c->msg, len, c->range, rlen);
+			t_ok(at && run->parts[0].start == (uint64_t)(at - c->msg)
+			    && run->parts[0].end == (uint64_t)(at - c->msg)
+			    + rlen, "%s: range", c->name);
+		}
+	}
+	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		t_splits(never[i].name, never[i].msg, strlen(never[i].msg));
+		t_ok(run->nparts == 0, "%s: not a candidate", never[i].name);
+	}
+}
+
+/* t_build - append to a bounded buffer */
+static char big[1 << 20];
+static size_t blen;
+
+static void
+t_add(const char *s, size_t n)
+{
+	if (blen + n < sizeof(big)) {
+		memcpy(big + blen, s, n);
+		blen += n;
+	}
+}
+
+static void
+t_adds(const char *s)
+{
+	t_add(s, strlen(s));
+}
+
+static void
+t_addc(int c, size_t n)
+{
+	while (n-- > 0 && blen + 1 < sizeof(big))
+		big[blen++] = c;
+}
+
+/* MIME_BOUNDARY_MAX at N-1, N, N+1. */
+static void
+t_limit_boundary(void)
+{
+	int	d;
+	char	b[MIME_BOUNDARY_MAX + 2];
+
+	for (d = -1; d <= 1; d++) {
+		size_t	n = MIME_BOUNDARY_MAX + d;
+
+		memset(b, 'q', n);
+		b[n] = 0;
+		blen = 0;
+		t_adds("Content-Type: multipart/mixed; boundary=\"");
+		t_adds(b);
+		t_adds("\"\n\n--");
+		t_adds(b);
+		t_adds("\nContent-Disposition: attachment; filename=p\n\nx\n--");
+		t_adds(b);
+		t_adds("--\n");
+		t_splits("boundary limit", big, blen);
+		if (d <= 0)
+			t_ok(run->nparts == 1 && run->ok[0] && run->errors == 0,
+			    "boundary of %zu bytes parsed", n);
+		else
+			t_ok(run->nparts == 0
+			    && (run->errors & MIME_ERR_BOUNDARY_LEN),
+			    "boundary of %zu bytes refused", n);
+	}
+}
+
+/* MIME_DEPTH_MAX at N-1, N, N+1 nested multiparts. */
+static void
+t_limit_depth(void)
+{
+	int	d, i, depth;
+	char	b[16];
+
+	for (d = -1; d <= 1; d++) {
+		depth = MIME_DEPTH_MAX + d;
+		blen = 0;
+		for (i = 0; i < depth; i++) {
+			snprintf(b, sizeof(b), "b%d", i);
+			t_adds("Content-Type: multipart/mixed; boundary=");
+			t_adds(b);
+			t_adds("\n\n--");
+			t_adds(b);
+			t_adds("\n");
+		}
+		t_adds("Content-Disposition: attachment; filename=p\n\nx\n");
+		for (i = depth - 1; i >= 0; i--) {
+			snprintf(b, sizeof(b), "b%d", i);
+			t_adds("--");
+			t_adds(b);
+			t_adds("--\n");
+		}
+		t_splits("depth limit", big, blen);
+		if (d <= 0)
+			t_ok(run->nparts == 1 && run->ok[0] && run->errors == 0,
+			    "nesting of %d parsed", depth);
+		else
+			t_ok(run->nparts == 0 && (run->errors & MIME_ERR_NESTING),
+			    "nesting of %d refused", depth);
+	}
+}
+
+/* MIME_HEADER_MAX at N-1, N, N+1 bytes of one field line. */
+static void
+t_limit_header(void)
+{
+	static const char pre[] = "Content-Disposition: attachment; filename=p; x=";
+	int	d;
+
+	for (d = -1; d <= 1; d++) {
+		size_t	n = MIME_HEADER_MAX + d;
+
+		blen = 0;
+		t_adds("Content-Type: multipart/mixed; boundary=b\n\n--b\n");
+		t_adds(pre);
+		t_addc('y', n - strlen(pre));
+		t_adds("\n\nx\n--b--\n");
+		t_splits("header limit", big, blen);
+		if (d <= 0)
+			t_ok(run->nparts == 1 && run->errors == 0,
+			    "header field of %zu bytes parsed", n);
+		else
+			t_ok(run->nparts == 0
+			    && (run->errors & MIME_ERR_HEADER_LEN),
+			    "header field of %zu bytes refused", n);
+	}
+	/* A long field we do not read is no error. */
+	blen = 0;
+	t_adds("Content-Type: multipart/mixed; boundary=b\nX-Long: ");
+	t_addc('z', 3 * MIME_HEADER_MAX);
+	t_adds("\n\n--b\nContent-Disposition: attachment; filename=p\n\nx\n"
+	    "--b--\n");
+	t_splits("long other header", big, blen);
+	t_ok(run->nparts == 1 && run->ok[0], "long other header skipped");
+}
+
+/* MIME_PEEK_MAX: a delimiter line with padding up to the peek. */
+static void
+t_limit_peek(void)
+{
+	int	d;
+
+	for (d = -1; d <= 1; d++) {
+		size_t	n = MIME_PEEK_MAX + d;
+
+		blen = 0;
+		t_adds("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		    "Content-Disposition: attachment; filename=p\n\nx\n--b--");
+		t_addc(' ', n - 5);
+		t_adds("\n");
+		t_splits("peek limit", big, blen);
+		if (d <= 0)
+			t_ok(run->nparts == 1 && run->ok[0] && run->errors == 0,
+			    "padded delimiter of %zu bytes seen", n);
+		else
+			t_ok(run->errors & MIME_ERR_TRUNCATED,
+			    "padded delimiter of %zu bytes is text", n);
+	}
+}
+
+/* A long base64 attachment decodes to what was encoded. */
+static void
+t_long_base64(void)
+{
+	static const char alpha[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char raw[30000];
+	size_t	i, col = 0;
+	uint32_t x = 1;
+
+	for (i = 0; i < sizeof(raw); i++) {
+		x = x * 1103515245 + 12345;
+		raw[i] = x >> 16;
+	}
+	blen = 0;
+	t_adds("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "Content-Type: application/octet-stream; name=r.bin\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n");
+	/* RFC 2045 6.8 encoding, 76 characters a line */
+	for (i = 0; i + 3 <= sizeof(raw); i += 3) {
+		uint32_t q = raw[i] << 16 | raw[i + 1] << 8 | raw[i + 2];
+		char	e[4] = {alpha[q >> 18], alpha[q >> 12 & 63],
+		alpha[q >> 6 & 63], alpha[q & 63]};
+
+		t_add(e, 4);
+		if ((col += 4) == 76) {
+			t_adds("\r\n");
+			col = 0;
+		}
+	}
+	t_adds("\r\n--b--\r\n");
+	t_splits("30000-byte base64", big, blen);
+	t_ok(run->nparts == 1 && run->ok[0] && run->dlen == sizeof(raw)
+	    && memcmp(run->data, raw, sizeof(raw)) == 0 && run->parts[0].crlf,
+	    "30000-byte base64 decodes to its input");
+}
+
+/* RFC 3986 2.3: only unreserved characters stay as they are. */
+static void
+t_url(void)
+{
+	char	out[64];
+
+	mime_url_encode(out, sizeof(out), "a b/\xc3\xa9~-._%", 11);
+	t_ok(strcmp(out, "a%20b%2F%C3%A9~-._%25") == 0, "url encode: %s", out);
+}
+
+/* The link part: headers, 1024 bytes for a 100-character name. */
+static void
+t_link_part(void)
+{
+	struct mime_part p;
+	char	buf[MIME_LINKPART_MAX], link[512], name[101];
+	size_t	n, ln;
+
+	memset(&p, 0, sizeof(p));
+	memset(name, 'n', 100);
+	name[100] = 0;
+	memcpy(p.name, name, sizeof(name));
+	snprintf(p.type, sizeof(p.type), "application/pdf");
+	p.decoded = 10485760;
+	ln = snprintf(link, sizeof(link), "https://files.example.org/a/"
+	    "0123456789abcdef0123456789abcdef/%s", name);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, "ab", 1);
+	buf[n] = 0;
+	t_ok(n > 0 && n <= 1024, "link part for a 100-character name: %zu "
+	    "bytes", n);
+	t_ok(strstr(buf, "\r\nX-Detach-URL: https://files.example.org/a/") != 0
+	    && strstr(buf, "\r\nX-Detach-Size: 10485760\r\n") != 0
+	    && strstr(buf, "\r\nX-Mozilla-External-Attachment-URL: https://") != 0
+	    && strstr(buf, "Content-Disposition: inline\r\n") != 0
+	    && strncmp(buf, "Content-Type: text/plain;", 25) == 0
+	    && strstr(buf, "\r\n\r\n") != 0 && strchr(buf, '\n') != 0
+	    && n >= 2 && memcmp(buf + n - 2, "\r\n", 2) != 0,
+	    "link part headers, CRLF, no EOL after the body");
+	/* A non-ASCII name: quoted-printable, lines under 77 */
+	snprintf(p.name, sizeof(p.name), "r\xc3\xa9sum\xc3\xa9.pdf");
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, "ab", 0);
+	buf[n] = 0;
+	{
+		const char *l = buf, *e;
+		int	longest = 0;
+
+		for (; (e = strchr(l, '\n')); l = e + 1)
+			if (e - l > longest && strncmp(l, "X-", 2) != 0)
+				longest = e - l;
+		t_ok(strstr(buf, "quoted-printable") != 0
+		    && strstr(buf, "r=C3=A9sum=C3=A9.pdf") != 0 && longest <= 76
+		    && strchr(buf, '\r') == 0,
+		    "link part for a UTF-8 name is quoted-printable, LF");
+	}
+}
+
+int
+main(void)
+{
+	t_seed_init();
+	run = calloc(1, sizeof(*run));
+	run->m = malloc(mime_state_size());
+	run->want = 1;
+	t_cases();
+	t_limit_boundary();
+	t_limit_depth();
+	t_limit_header();
+	t_limit_peek();
+	t_long_base64();
+	t_url();
+	t_link_part();
+	free(run->m);
+	free(run);
+	return (t_failed != 0);
+}
