@@ -848,6 +848,7 @@ static int
 pipe_run(const struct cfg *cfg)
 {
 	char	buf[SPOOL_IO_MAX], why[512];
+	struct stat st;
 	struct msg *m;
 	ssize_t	n;
 	int	tempfail = cfg->on_store_failure == CFG_FAIL_TEMPFAIL;
@@ -866,6 +867,9 @@ pipe_run(const struct cfg *cfg)
 		}
 		return (pipe_passthru(why));
 	}
+	/* A file on stdin need not be spooled again. */
+	if (fstat(0, &st) == 0 && S_ISREG(st.st_mode))
+		(void)msg_source(m, 0);
 	while ((n = read(0, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)

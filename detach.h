@@ -246,6 +246,7 @@ extern int store_init(const struct cfg *, char *, size_t);
 extern void store_shutdown(void);
 
 extern struct msg *msg_new(const struct cfg *, char *, size_t);
+extern int msg_source(struct msg *, int);
 extern int msg_feed(struct msg *, const void *, size_t);
 extern int msg_end(struct msg *, int64_t);
 extern int msg_state(const struct msg *);

@@ -98,7 +98,7 @@ struct mime_entity {
 
 /* Decoded bytes are handed on in pieces of up to this size, so the
  * caller sees few large writes rather than one per line. */
-#define MIME_DECODE_CHUNK	16384
+#define MIME_DECODE_CHUNK	65536
 
 struct mime_state {
 	MIME_BEGIN_FN begin;

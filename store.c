@@ -91,6 +91,8 @@ struct msg {
 	const struct cfg *cfg;
 	int	state;			/* MSG_* */
 	int	raw_fd;
+	int	raw_own;		/* raw_fd is our spool, not the caller's */
+	off_t	raw_base;		/* offset of the message in raw_fd */
 	uint64_t raw_len;
 	int	mime_errors;
 	struct mime_state *mime;
@@ -282,6 +284,23 @@ store_copy(int out, int in, uint64_t size)
 }
 
 /*
+ * store_link_spool - give an unlinked spool file the name tmp, when the
+ * spool and the store share a file system: no copy of the bytes. The
+ * spool's O_TMPFILE file is linked through /proc/self/fd (linkat with
+ * AT_EMPTY_PATH needs a capability we do not ask for).
+ */
+static int
+store_link_spool(int fd, const char *tmp)
+{
+	char	proc[64];
+
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+		return (-1);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW));
+}
+
+/*
  * store_dir_put - write <dir>/<hex32>/<name> atomically
  *
  * A temporary file in the same directory, synced, then renamed: a
@@ -313,21 +332,38 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)
 	    && (uint64_t)st.st_size == o->part.decoded)
 		return (0);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
-		snprintf(why, len, "create %.200s: %s", tmp, strerror(errno));
-		return (-1);
+	if (store_link_spool(o->fd, tmp) < 0) {
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0644)) < 0) {
+			snprintf(why, len, "create %.200s: %s", tmp,
+			    strerror(errno));
+			return (-1);
+		}
+		if (fchmod(fd, 0644) < 0
+		    || store_copy(fd, o->fd, o->part.decoded) < 0
+		    || fsync(fd) < 0) {
+			snprintf(why, len, "write %.200s: %s", tmp,
+			    strerror(errno));
+			(void)close(fd);
+			(void)unlink(tmp);
+			return (-1);
+		}
+		if (close(fd) < 0) {
+			snprintf(why, len, "write %.200s: %s", tmp,
+			    strerror(errno));
+			(void)unlink(tmp);
+			return (-1);
+		}
 	}
-	if (fchmod(fd, 0644) < 0 || store_copy(fd, o->fd, o->part.decoded) < 0
-	    || fsync(fd) < 0) {
-		snprintf(why, len, "write %.200s: %s", tmp, strerror(errno));
-		(void)close(fd);
-		(void)unlink(tmp);
-		return (-1);
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (rename(tmp, path) < 0) {
 		snprintf(why, len, "rename %.200s: %s", path, strerror(errno));
 		(void)unlink(tmp);
 		return (-1);
+	}
+	/* The rename itself must survive a crash before the link goes out. */
+	if ((fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(fd);
+		(void)close(fd);
 	}
 	return (0);
 }
@@ -447,8 +483,29 @@ msg_new(const struct cfg *cfg, char *why, size_t len)
 		msg_free(m);
 		return (0);
 	}
+	m->raw_own = 1;
 	mime_init(m->mime, msg_part_begin, msg_part_data, msg_part_end, m);
 	return (m);
+}
+
+/*
+ * msg_source - the raw message is already in fd, a regular file, from
+ * its current offset on: it is read from there and not spooled again.
+ * msg_feed() must still be given the same bytes, for the scanner.
+ */
+int
+msg_source(struct msg *m, int fd)
+{
+	off_t	base;
+
+	if (m->raw_len > 0 || (base = lseek(fd, 0, SEEK_CUR)) < 0)
+		return (-1);
+	if (m->raw_own)
+		(void)close(m->raw_fd);
+	m->raw_fd = fd;
+	m->raw_own = 0;
+	m->raw_base = base;
+	return (0);
 }
 
 /* msg_feed - raw message bytes; -1 when the spool cannot take them */
@@ -458,7 +515,7 @@ msg_feed(struct msg *m, const void *buf, size_t len)
 {
 	if (m->state != MSG_FEEDING)
 		return (m->state == MSG_TEMPFAIL ? -1 : 0);
-	if (store_write_all(m->raw_fd, buf, len) < 0) {
+	if (m->raw_own && store_write_all(m->raw_fd, buf, len) < 0) {
 		snprintf(m->why, sizeof(m->why), "spool write: %s",
 		    strerror(errno));
 		m->state = MSG_TEMPFAIL;
@@ -705,7 +762,7 @@ msg_read(struct msg *m, void *buf, size_t len)
 		if (m->out_off >= m->raw_len)
 			return (0);
 		n = stop - m->out_off < len ? stop - m->out_off : len;
-		r = pread(m->raw_fd, buf, n, m->out_off);
+		r = pread(m->raw_fd, buf, n, m->raw_base + m->out_off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {
@@ -745,7 +802,7 @@ msg_free(struct msg *m)
 		if (m->obj[i].fd >= 0)
 			(void)close(m->obj[i].fd);
 	}
-	if (m->raw_fd >= 0)
+	if (m->raw_fd >= 0 && m->raw_own)
 		(void)close(m->raw_fd);
 	store_unref(m->st);
 	free(m->mime);
