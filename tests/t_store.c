@@ -1,0 +1,219 @@
+/*
+ * t_store - unit tests of message jobs with the dir store
+ *
+ * A job must give back the message with each stored attachment's part
+ * replaced and nothing else changed, store each file once under the key
+ * the issue defines (HMAC-SHA256 of the content's SHA-256, keyed by the
+ * secret), and keep or tempfail as on_store_failure says when the store
+ * cannot take a file.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+
+#include "detach.h"
+#include "t.h"
+
+static char tmpdir[] = "/tmp/t_store.XXXXXX";
+static struct cfg cfg;
+
+static const char att[] = "attachment bytes, long enough to pass min_size";
+#define ATT_B64 "YXR0YWNobWVudCBieXRlcywgbG9uZyBlbm91Z2ggdG8gcGFzcyBtaW5fc2l6ZQ=="
+
+static const char msg1[] =
+    "From: a@example.org\r\n"
+    "Content-Type: multipart/mixed; boundary=\"=b\"\r\n"
+    "\r\n"
+    "--=b\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "body\r\n"
+    "--=b\r\n"
+    "Content-Type: application/pdf; name=\"doc one.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    ATT_B64 "\r\n"
+    "--=b\r\n"
+    "Content-Disposition: attachment; filename=\"doc one.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    ATT_B64 "\r\n"
+    "--=b--\r\n";
+
+/* t_expect_key - the key by the issue's formula, computed here */
+
+static void
+t_expect_key(const char *content, size_t len, char *out)
+{
+	br_sha256_context sc;
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	unsigned char d[32], mac[32];
+	int	i;
+
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, content, len);
+	br_sha256_out(&sc, d);
+	br_hmac_key_init(&kc, &br_sha256_vtable, cfg.secret, 32);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, d, 32);
+	br_hmac_out(&hc, mac);
+	for (i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* t_run_job - feed a message in chunks of n, return the output */
+
+static int
+t_run_job(const char *in, size_t len, size_t chunk, char *out, size_t size,
+    size_t *olen)
+{
+	char	why[256];
+	struct msg *m;
+	size_t	off, k;
+	ssize_t	r;
+	int	state;
+
+	if (store_init(&cfg, why, sizeof(why)) < 0
+	    || (m = msg_new(&cfg, why, sizeof(why))) == 0)
+		return (-2);
+	for (off = 0; off < len; off += k) {
+		k = len - off < chunk ? len - off : chunk;
+		msg_feed(m, in + off, k);
+	}
+	msg_end(m, clock_ms());
+	state = msg_state(m);
+	*olen = 0;
+	while (state == MSG_READY && (r = msg_read(m, out + *olen,
+	    size - *olen)) > 0)
+		*olen += r;
+	msg_free(m);
+	return (state);
+}
+
+static char out[1 << 16];
+static size_t olen;
+
+static void
+t_detach(void)
+{
+	char	key[40], path[512], want[256], *lp;
+	struct stat st;
+	size_t	chunk;
+	int	state, same = 1;
+	char	first[1 << 16];
+	size_t	flen;
+
+	state = t_run_job(msg1, strlen(msg1), 1 << 20, out, sizeof(out), &olen);
+	out[olen] = 0;
+	t_ok(state == MSG_READY, "job ready");
+	t_expect_key(att, strlen(att), key);
+	snprintf(path, sizeof(path), "%s/store/%s/doc one.pdf", tmpdir, key);
+	t_ok(stat(path, &st) == 0 && st.st_size == (off_t)strlen(att)
+	    && (st.st_mode & 0777) == 0644, "object stored at <dir>/<key>/<name>, "
+	    "0644");
+	snprintf(want, sizeof(want), "X-Detach-URL: https://f.example/a/%s/"
+	    "doc%%20one.pdf\r\n", key);
+	lp = strstr(out, want);
+	t_ok(lp != 0 && strstr(lp + 1, want) != 0, "both parts link to one key");
+	t_ok(strncmp(out, msg1, strstr(msg1, "--=b\r\nContent-Type: app") - msg1)
+	    == 0, "bytes before the first part unchanged");
+	t_ok(olen > 8 && strcmp(out + olen - 8, "--=b--\r\n") == 0
+	    && strstr(out, "\r\n--=b\r\nContent-Type: text/plain; charset=utf-8")
+	    != 0, "delimiters and their line breaks kept");
+	t_ok(strstr(out, ATT_B64) == 0, "attachment bytes gone");
+	memcpy(first, out, olen);
+	flen = olen;
+	for (chunk = 1; chunk < 300; chunk += 7) {
+		t_run_job(msg1, strlen(msg1), chunk, out, sizeof(out), &olen);
+		if (olen != flen || memcmp(out, first, olen) != 0)
+			same = 0;
+	}
+	t_ok(same, "same output whatever the chunk size");
+}
+
+static void
+t_small(void)
+{
+	int	state;
+
+	cfg.min_size = strlen(att) + 1;
+	state = t_run_job(msg1, strlen(msg1), 4096, out, sizeof(out), &olen);
+	t_ok(state == MSG_READY && olen == strlen(msg1)
+	    && memcmp(out, msg1, olen) == 0,
+	    "min_size one above the attachment: byte-identical");
+	cfg.min_size = strlen(att);
+	state = t_run_job(msg1, strlen(msg1), 4096, out, sizeof(out), &olen);
+	t_ok(state == MSG_READY && olen != strlen(msg1),
+	    "min_size equal to the attachment: detached");
+}
+
+static void
+t_truncated(void)
+{
+	size_t	len = strlen(msg1) - strlen("--=b--\r\n");
+	int	state;
+
+	state = t_run_job(msg1, len, 4096, out, sizeof(out), &olen);
+	t_ok(state == MSG_READY && olen == len && memcmp(out, msg1, len) == 0,
+	    "multipart never closed: byte-identical");
+}
+
+static void
+t_failure(void)
+{
+	char	path[512];
+	int	state, fd;
+
+	/* A store directory under a regular file cannot be written. */
+	snprintf(path, sizeof(path), "%s/file", tmpdir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	snprintf(cfg.store, sizeof(cfg.store), "dir:%s/file/store", tmpdir);
+	cfg.on_store_failure = CFG_FAIL_KEEP;
+	state = t_run_job(msg1, strlen(msg1), 4096, out, sizeof(out), &olen);
+	t_ok(state == MSG_READY && olen == strlen(msg1)
+	    && memcmp(out, msg1, olen) == 0, "store failure, keep: unchanged");
+	cfg.on_store_failure = CFG_FAIL_TEMPFAIL;
+	state = t_run_job(msg1, strlen(msg1), 4096, out, sizeof(out), &olen);
+	t_ok(state == MSG_TEMPFAIL, "store failure, tempfail: MSG_TEMPFAIL");
+	snprintf(cfg.spool_dir, sizeof(cfg.spool_dir), "%s/file/spool", tmpdir);
+	state = t_run_job(msg1, strlen(msg1), 4096, out, sizeof(out), &olen);
+	t_ok(state == -2, "spool directory missing: no job");
+}
+
+int
+main(void)
+{
+	char	cmd[600];
+	int	i;
+
+	t_seed_init();
+	if (mkdtemp(tmpdir) == 0)
+		return (1);
+	cfg_defaults(&cfg);
+	snprintf(cfg.store, sizeof(cfg.store), "dir:%s/store", tmpdir);
+	snprintf(cfg.spool_dir, sizeof(cfg.spool_dir), "%s", tmpdir);
+	snprintf(cfg.link_base, sizeof(cfg.link_base), "https://f.example/a/");
+	for (i = 0; i < 32; i++)
+		cfg.secret[i] = i * 7 + 1;
+	cfg.secret_set = 1;
+	cfg.min_size = 10;
+	snprintf(cmd, sizeof(cmd), "%s/store", tmpdir);
+	mkdir(cmd, 0755);
+	t_detach();
+	t_small();
+	t_truncated();
+	t_failure();
+	store_shutdown();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		t_ok(0, "cleanup");
+	return (t_failed != 0);
+}
