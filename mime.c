@@ -39,8 +39,11 @@
  *	opaque: it is never detached and passes through.
  * DIAGNOSTICS
  *	mime_feed() and mime_finish() return the MIME_ERR_* flags raised
- *	so far; mime_strerror() names them. MIME_ERR_TRUNCATED (a multipart
- *	never closed) makes the caller leave the whole message alone.
+ *	so far; mime_strerror() names them. MIME_ERR_AMBIGUOUS (a nested
+ *	multipart reusing an enclosing boundary, which readers resolve
+ *	differently) makes the caller leave the whole message alone. A
+ *	part cut off by the end of input (MIME_ERR_TRUNCATED) is reported
+ *	not ok; parts delimited before it are fine.
  * BUGS
  *	A message whose top entity is itself the attachment is not
  *	detached: replacing it would mean rewriting the message header.
@@ -82,7 +85,7 @@ struct mime_entity {
 	char	type[MIME_TYPE_MAX];
 	char	boundary[MIME_BOUNDARY_MAX + 1];
 	size_t	blen;
-	int	bad_boundary;		/* present but too long or empty */
+	int	bad_boundary;		/* 1: too long or empty, 2: folded */
 	int	encoding;
 	int	attachment;
 	int	in_multipart;		/* a part of a multipart, so replaceable */
@@ -150,6 +153,8 @@ static const struct mime_errtab {
 	{MIME_ERR_TRUNCATED, "multipart not closed"},
 	{MIME_ERR_ENCODING, "bad base64 or quoted-printable"},
 	{MIME_ERR_HEADER_SYNTAX, "malformed header"},
+	{MIME_ERR_BOUNDARY_FOLD, "boundary folded across lines"},
+	{MIME_ERR_AMBIGUOUS, "boundary reused by an enclosed multipart"},
 	{0, 0},
 };
 
@@ -518,6 +523,7 @@ mime_part_close(struct mime_state *m, uint64_t end, int delimited)
 struct mime_cur {
 	const char *p;
 	const char *e;
+	int	folded;		/* the last quoted value had a line break */
 };
 
 static int
@@ -610,12 +616,15 @@ mime_param_next(struct mime_cur *c, char *name, size_t nsize, char *val,
 	}
 	c->p++;
 	mime_skip_cfws(c);
+	c->folded = 0;
 	if (c->p < c->e && *c->p == '"') {
 		for (c->p++; c->p < c->e && *c->p != '"'; c->p++) {
 			if (*c->p == '\\' && c->p + 1 < c->e)
 				c->p++;
-			if (*c->p == '\r' || *c->p == '\n')
-				continue;	/* folding inside quotes */
+			if (*c->p == '\r' || *c->p == '\n') {
+				c->folded = 1;	/* folding inside quotes */
+				continue;
+			}
 			if (n + 1 < vsize)
 				val[n++] = *c->p;
 		}
@@ -936,8 +945,11 @@ mime_field(struct mime_state *m)
 			m->errors |= MIME_ERR_HEADER_LEN;
 			return;
 		}
-		if (mime_token(&c, e->type, sizeof(e->type), 1) == 0)
-			e->bad = 1;
+		/* RFC 2045 5.2: a type we cannot read is text/plain;
+		 * its parameters still name the file. */
+		if (mime_token(&c, e->type, sizeof(e->type), 1) == 0
+		    || strchr(e->type, '/') == 0)
+			e->type[0] = 0;
 		e->blen = 0;
 		e->tname[0] = 0;
 		while (mime_param_next(&c, name, sizeof(name), m->pbuf,
@@ -946,6 +958,11 @@ mime_field(struct mime_state *m)
 				continue;
 			if (vlen == 0 || vlen > MIME_BOUNDARY_MAX) {
 				e->bad_boundary = 1;
+				continue;
+			}
+			if (c.folded) {
+				/* Readers unfold it differently. */
+				e->bad_boundary = 2;
 				continue;
 			}
 			memcpy(e->boundary, m->pbuf, vlen);
@@ -1032,8 +1049,7 @@ static const char *mime_keep_types[] = {
 	"application/pkcs7-mime", "application/x-pkcs7-mime",
 	"application/pkcs7-signature", "application/x-pkcs7-signature",
 	"application/pgp-signature", "application/pgp-encrypted",
-	"application/pgp-keys", "text/calendar", "message/external-body",
-	"message/partial", 0,
+	"application/pgp-keys", "text/calendar", "text/rfc822-headers", 0,
 };
 
 static int
@@ -1048,7 +1064,10 @@ mime_candidate(const struct mime_state *m, const struct mime_entity *e)
 		return (0);
 	if (e->encoding == MIME_ENC_OTHER)
 		return (0);
-	if (strncmp(e->type, "multipart/", 10) == 0)
+	/* Containers, and message reports (delivery-status, ...) that
+	 * their readers parse. */
+	if (strncmp(e->type, "multipart/", 10) == 0
+	    || strncmp(e->type, "message/", 8) == 0)
 		return (0);
 	for (t = mime_keep_types; *t; t++)
 		if (strcmp(e->type, *t) == 0)
@@ -1065,7 +1084,7 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 {
 	struct mime_entity *e = &m->ent;
 	struct mime_frame *f;
-	int	flags = mime_frame_flags(m);
+	int	flags = mime_frame_flags(m), k;
 
 	/* RFC 2046 5.1.5: a digest's parts default to message/rfc822. */
 	if (e->type[0] == 0)
@@ -1076,14 +1095,19 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 	m->eol_len = 0;
 	if (strncmp(e->type, "multipart/", 10) == 0 && !e->bad) {
 		if (e->blen == 0) {
-			m->errors |= e->bad_boundary ? MIME_ERR_BOUNDARY_LEN :
-			    MIME_ERR_NO_BOUNDARY;
+			m->errors |= e->bad_boundary == 2 ?
+			    MIME_ERR_BOUNDARY_FOLD : e->bad_boundary ?
+			    MIME_ERR_BOUNDARY_LEN : MIME_ERR_NO_BOUNDARY;
 			return;		/* opaque leaf */
 		}
 		if (m->depth >= MIME_DEPTH_MAX) {
 			m->errors |= MIME_ERR_NESTING;
 			return;
 		}
+		for (k = 0; k < m->depth; k++)
+			if (m->stack[k].blen == e->blen && memcmp(
+			    m->stack[k].boundary, e->boundary, e->blen) == 0)
+				m->errors |= MIME_ERR_AMBIGUOUS;
 		f = &m->stack[m->depth++];
 		memcpy(f->boundary, e->boundary, e->blen);
 		f->blen = e->blen;
@@ -1231,9 +1255,9 @@ mime_header_eol(struct mime_state *m, uint64_t next)
 	}
 	if (m->hnew && !mime_is_field(m->hdr, m->hlen)) {
 		m->hfield = 0;
-		if (m->line_start == 0 && m->hlen >= 5
-		    && memcmp(m->hdr, "From ", 5) == 0)
-			return;		/* mbox envelope line */
+		if (m->line_start == m->ent.start && !m->ent.in_multipart
+		    && m->hlen >= 5 && memcmp(m->hdr, "From ", 5) == 0)
+			return;		/* mbox envelope line of a message */
 		m->errors |= MIME_ERR_HEADER_SYNTAX;
 		m->ent.bad = 1;
 		mime_headers_done(m, next);
@@ -1401,6 +1425,18 @@ mime_feed(struct mime_state *m, const void *buf, size_t len)
 int
 mime_finish(struct mime_state *m)
 {
+	size_t	n = m->plen;
+	int	k;
+
+	/* A last line without EOL may still be a delimiter. */
+	if (m->line == MIME_LINE_PEEK && n > 0) {
+		if (m->peek[n - 1] == '\r')
+			n--;
+		if ((k = mime_delimiter(m, m->peek, n)) != 0) {
+			mime_on_delimiter(m, k < 0 ? -k : k, k < 0, m->off);
+			m->plen = 0;
+		}
+	}
 	if (m->line == MIME_LINE_PEEK && m->plen > 0)
 		mime_peek_replay(m);
 	if (m->pending_cr) {

@@ -572,8 +572,8 @@ msg_dedupe(struct msg *m, int i)
 /*
  * msg_end - the input is complete: store what qualifies
  *
- * A multipart left open makes the structure a guess, so then nothing
- * is detached. Returns 0, or -1 when the job is in MSG_TEMPFAIL.
+ * When readers would disagree on the structure (MIME_ERR_AMBIGUOUS),
+ * nothing is detached. Returns 0, or -1 when the job is in MSG_TEMPFAIL.
  */
 int
 msg_end(struct msg *m, int64_t now)
@@ -591,7 +591,7 @@ msg_end(struct msg *m, int64_t now)
 		o = &m->obj[i];
 		if (o->state != STORE_OBJ_PENDING)
 			continue;
-		if (m->mime_errors & MIME_ERR_TRUNCATED) {
+		if (m->mime_errors & MIME_ERR_AMBIGUOUS) {
 			store_obj_drop(o);
 			continue;
 		}

@@ -309,6 +309,35 @@ static const struct t_case cases[] = {
 	    "Content-Disposition: attachment; filename=p\nnot a header\n\nx\n"
 	    "--b--\n",
 	    0, 0, 0, 0, 0, MIME_ERR_HEADER_SYNTAX},
+	{"close delimiter without EOL at the end",
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "Content-Disposition: attachment; filename=e\r\n\r\nxy\r\n--b--",
+	    "Content-Disposition: attachment; filename=e\r\n\r\nxy",
+	    "xy", 2, 1, "e", 0},
+	{"boundary folded inside quotes is not followed",
+	    "Content-Type: multipart/mixed; boundary=\"simple\n boundary\"\n\n"
+	    "--simple boundary\nContent-Disposition: attachment; filename=p\n\n"
+	    "x\n--simple boundary--\n",
+	    0, 0, 0, 0, 0, MIME_ERR_BOUNDARY_FOLD},
+	{"enclosed multipart reusing the boundary",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: multipart/alternative; boundary=b\n\n--b\n"
+	    "Content-Type: text/plain\n\nx\n--b--\n\n--b\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--b--\n",
+	    "Content-Disposition: attachment; filename=p\n\nx",
+	    "x", 1, 1, "p", MIME_ERR_AMBIGUOUS},
+	{"unreadable Content-Type is text/plain, its name still counts",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: ; name=\"f.jpg\"\n\nx\n--b--\n",
+	    "Content-Type: ; name=\"f.jpg\"\n\nx",
+	    "x", 1, 1, "f.jpg", 0},
+	{"mbox From line of an enclosed message",
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: message/rfc822\n\nFrom a@b Tue May 10 2005\n"
+	    "Content-Type: multipart/mixed; boundary=i\n\n--i\n"
+	    "Content-Disposition: attachment; filename=f\n\nx\n--i--\n\n--o--\n",
+	    "Content-Disposition: attachment; filename=f\n\nx",
+	    "x", 1, 1, "f", 0},
 	{"NUL bytes in a 7bit attachment are data",
 	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
 	    "Content-Disposition: attachment; filename=n\n\na\0b\n--b--\n",
@@ -347,6 +376,10 @@ static const struct {
 	{"top entity",
 	    "Content-Type: application/pdf\n"
 	    "Content-Disposition: attachment; filename=p.pdf\n\nx\n"},
+	{"delivery status",
+	    "Content-Type: multipart/report; boundary=b\n\n--b\n"
+	    "Content-Type: message/delivery-status\n"
+	    "Content-Disposition: attachment; filename=dsn.txt\n\nx\n--b--\n"},
 	{"uuencode",
 	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
 	    "Content-Disposition: attachment; filename=p\n"
