@@ -1825,6 +1825,7 @@ http_store_s3(struct http_store *st, const struct http_conf *conf,
 	char bucket[64], prefix[CFG_LINE_MAX], ep[CFG_LINE_MAX];
 	const char *region;
 	struct http_out o;
+	struct in_addr in4;
 
 	if (http_s3_parse(conf->store, bucket, sizeof(bucket), prefix,
 	    sizeof(prefix), why, whylen) < 0)
@@ -1862,7 +1863,9 @@ http_store_s3(struct http_store *st, const struct http_conf *conf,
 	}
 	http_out_init(&o, st->base, sizeof(st->base));
 	http_addc(&o, '/');
-	if (conf->s3_path_style || u->v6) {
+	/* an address names no bucket: path style */
+	if (conf->s3_path_style || u->v6 || inet_pton(AF_INET, u->host,
+	    &in4) == 1) {
 		http_adds(&o, bucket);
 		http_addc(&o, '/');
 	} else {
@@ -2330,6 +2333,7 @@ http_xfer_ready(struct http_xfer *x, int64_t now)
 	struct http_store *st = x->st;
 	struct http_tls *t;
 
+	x->addr = 0;	/* the next connect starts from the first again */
 	if (st->tls) {
 		if ((t = malloc(sizeof(*t))) == 0) {
 			http_xfer_fail(x, "out of memory");
@@ -2807,17 +2811,25 @@ http_xfer_poll(struct http_xfer *x, struct pollfd *pfd, int max,
 	return (1);
 }
 
-/* http_xfer_event - after poll(): revents filled, or a deadline */
+/*
+ * http_xfer_event - after poll(): revents filled, or a deadline
+ *
+ * pfd may hold other transfers' descriptors too: ours is found by its
+ * number.
+ */
 void
 http_xfer_event(struct http_xfer *x, const struct pollfd *pfd, int n,
     int64_t now)
 {
 	char prev[HTTP_WHY_MAX];
-	int revents = n > 0 && x->c && pfd[0].fd == x->c->fd ?
-	    pfd[0].revents : 0;
+	int revents = 0, i;
 
 	if (x->outcome != HTTP_XFER_RUNNING)
 		return;
+	/* the caller may pass the descriptors of several transfers */
+	for (i = 0; x->c && i < n; i++)
+		if (pfd[i].fd == x->c->fd)
+			revents |= pfd[i].revents;
 	if (now >= x->end) {
 		memcpy(prev, x->why, sizeof(prev));
 		http_xfer_fail(x, "%s: no answer within %d ms (waiting for "

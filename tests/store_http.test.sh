@@ -1,0 +1,237 @@
+#!/bin/bash
+# store_http.test.sh - uploads to real stores through pipe mode
+#
+# A private nginx (tests/peers/nginx.sh) over http and https with a test
+# CA made here by openssl, and s3rver (tests/peers/s3rver.sh) as the S3
+# peer. Each case runs ./detach -p -c CONF < message and judges from the
+# outside: the bytes fetched back with curl against sha256sum of the
+# original attachment, the Content-Type and Content-Disposition s3rver
+# returns against what the message says, s3rver's own log for the
+# dedupe, and the failure policy (keep: output equals input; tempfail:
+# exit 75). Prints ok/FAIL lines.
+
+cd "$(dirname "$0")/.." || exit 1
+. tests/peers/nginx.sh
+. tests/peers/s3rver.sh
+
+fails=0
+t() {	# t NAME COND...
+	name=$1
+	shift
+	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+
+for tool in nginx openssl curl python3 node sha256sum; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "FAIL store_http: $tool is not installed"
+		exit 1
+	fi
+done
+[ -x ./detach ] || { echo "FAIL store_http: build ./detach first"; exit 1; }
+
+T=$(mktemp -d /tmp/detach-http.XXXXXX)
+cleanup() {
+	nginx_stop
+	s3rver_stop
+	rm -rf "$T"
+}
+trap cleanup EXIT
+# KEEP=1 keeps the temporary directory for a look after a failure
+[ -n "$KEEP" ] && trap "nginx_stop; s3rver_stop" EXIT
+trap 'exit 1' INT TERM
+
+HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
+S3P=$(free_port)
+mkdir -p "$T/ng/pki" "$T/s3" "$T/spool"
+if ! pki_make "$T/ng/pki"; then
+	echo "FAIL store_http: openssl could not make the test CA"
+	exit 1
+fi
+if ! nginx_start "$T/ng" "$HP" "$SP" "$OP" "$WP"; then
+	echo "FAIL store_http: nginx did not start"
+	cat "$T/ng/logs/error.log"
+	exit 1
+fi
+tests/peers/install-s3rver.sh >/dev/null 2>&1
+if ! s3rver_start "$T/s3" "$S3P" bkt; then
+	echo "FAIL store_http: s3rver did not start"
+	cat "$T/s3/s3rver.log"
+	exit 1
+fi
+CA=$T/ng/pki/ca.crt
+LINK=https://files.example.org/
+NAME='rapport été.pdf'
+ENAME=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$NAME")
+
+# one message with a 300 kB attachment of random bytes
+python3 - "$T" "$NAME" <<'EOF'
+import email.message, os, sys
+d, name = sys.argv[1], sys.argv[2]
+data = os.urandom(300000)
+open(os.path.join(d, "att.bin"), "wb").write(data)
+m = email.message.EmailMessage()
+m["From"] = "a@example.org"
+m["To"] = "b@example.org"
+m["Subject"] = "store test"
+m.set_content("see attached\n")
+m.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+open(os.path.join(d, "msg.eml"), "wb").write(bytes(m))
+EOF
+WANT=$(sha256sum <"$T/att.bin" | cut -d' ' -f1)
+SECRET=$(openssl rand -hex 32)
+
+conf() {	# conf NAME LINE... : $T/NAME.conf
+	n=$1
+	shift
+	{
+		echo "link_base = $LINK"
+		echo "min_size = 1k"
+		echo "secret = $SECRET"
+		echo "spool_dir = $T/spool"
+		echo "tls_ca_file = $CA"
+		echo "upload_timeout = 20s"
+		for l in "$@"; do echo "$l"; done
+	} >"$T/$n.conf"
+}
+
+run() {	# run NAME: exit code; output in $T/NAME.out, log in $T/NAME.err
+	timeout 120 ./detach -p -c "$T/$1.conf" <"$T/msg.eml" >"$T/$1.out" \
+	    2>"$T/$1.err"
+	echo $?
+}
+
+key() {	# the object key in the rewritten message's link
+	grep -ao "${LINK}[0-9a-f]\{32\}/[A-Za-z0-9%._~-]*" "$T/$1.out" |
+	    awk '{ print length($0), $0 }' | sort -rn | head -1 |
+	    cut -d' ' -f2 | cut -c$((${#LINK} + 1))-
+}
+
+same_as_input() { cmp -s "$T/msg.eml" "$T/$1.out"; }
+logged() { grep -q "$2" "$T/$1.err"; }
+no_secret() { ! grep -qF "$2" "$T/$1.err" && ! grep -qF "$2" "$T/$1.out"; }
+sha_of() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# ---- nginx over https: upload, GET back, bytes equal
+conf https "store = https://localhost:$SP/up/"
+rc=$(run https)
+k=$(key https)
+t "https: exit 0" [ "$rc" = 0 ]
+t "https: the message links to the object" [ -n "$k" ]
+curl -s --cacert "$CA" -o "$T/https.get" "https://localhost:$SP/up/$k"
+t "https: GET back gives the original bytes" [ "$(sha_of "$T/https.get")" = "$WANT" ]
+
+# ---- nginx over http, with a keep-alive HEAD then PUT
+conf http "store = http://127.0.0.1:$HP/plain"
+rc=$(run http)
+k=$(key http)
+curl -s -o "$T/http.get" "http://127.0.0.1:$HP/plain/$k"
+t "http: exit 0" [ "$rc" = 0 ]
+t "http: GET back gives the original bytes" [ "$(sha_of "$T/http.get")" = "$WANT" ]
+heads=$(grep -c '"HEAD /plain/' "$T/ng/logs/access.log")
+puts=$(grep -c '"PUT /plain/' "$T/ng/logs/access.log")
+t "http: one HEAD then one PUT ($heads, $puts)" [ "$heads" = 1 -a "$puts" = 1 ]
+rc=$(run http)
+puts=$(grep -c '"PUT /plain/' "$T/ng/logs/access.log")
+t "http: second run skips the PUT (HEAD dedupe)" [ "$rc" = 0 -a "$puts" = 1 ]
+
+# ---- a certificate from another CA is refused
+conf otherca "store = https://localhost:$OP/oca/" "on_store_failure = keep"
+rc=$(run otherca)
+t "other CA: refused, message passes unchanged (keep)" [ "$rc" = 0 ]
+t "other CA: output equals input" same_as_input otherca
+t "other CA: nothing stored" [ ! -e "$T/ng/www/oca" ]
+t "other CA: logged as not trusted" logged otherca "not trusted"
+conf otherca2 "store = https://localhost:$OP/oca/" "on_store_failure = tempfail"
+rc=$(run otherca2)
+t "other CA: tempfail policy exits 75" [ "$rc" = 75 ]
+
+# ---- a certificate for another host name is refused
+conf wrong "store = https://localhost:$WP/wrong/" "on_store_failure = keep"
+rc=$(run wrong)
+t "wrong host name: output equals input" same_as_input wrong
+t "wrong host name: nothing stored" [ ! -e "$T/ng/www/wrong" ]
+t "wrong host name: logged" logged wrong "does not name the host"
+
+# ---- basic auth
+conf authbad "store = http://127.0.0.1:$HP/auth/" "store_auth = basic:user:WrongPass1" \
+    "on_store_failure = keep"
+rc=$(run authbad)
+t "basic auth wrong: output equals input" same_as_input authbad
+t "basic auth wrong: 401 logged" logged authbad "401"
+t "basic auth wrong: password not in logs" no_secret authbad WrongPass1
+t "basic auth wrong: credentials not in logs" no_secret authbad \
+    "$(printf 'user:WrongPass1' | base64)"
+conf authbad2 "store = http://127.0.0.1:$HP/auth/" "store_auth = basic:user:WrongPass1" \
+    "on_store_failure = tempfail"
+rc=$(run authbad2)
+t "basic auth wrong: tempfail policy exits 75" [ "$rc" = 75 ]
+conf authok "store = https://localhost:$SP/auth/" "store_auth = basic:user:pw"
+rc=$(run authok)
+k=$(key authok)
+curl -s --cacert "$CA" -o "$T/authok.get" "https://localhost:$SP/auth/$k"
+t "basic auth right: stored over https" [ "$rc" = 0 -a "$(sha_of "$T/authok.get")" = "$WANT" ]
+
+# ---- 5xx: retried, then the policy, inside upload_timeout
+conf err "store = http://127.0.0.1:$HP/err/" "on_store_failure = keep" \
+    "upload_timeout = 10s"
+rc=$(run err)
+tries=$(grep -c '"PUT /err/' "$T/ng/logs/access.log")
+t "503: retried ($tries PUTs) then kept" [ "$tries" -ge 2 -a "$tries" -le 5 ]
+t "503: output equals input" same_as_input err
+t "503: status line logged" logged err ": 503 "
+
+# ---- S3, path style
+conf s3path "store = s3://bkt/ps" "s3_endpoint = http://127.0.0.1:$S3P" \
+    "s3_region = us-east-1" "s3_access_key = S3RVER" \
+    "s3_secret_key = S3RVER" "s3_path_style = yes"
+rc=$(run s3path)
+k=$(key s3path)
+curl -s -D "$T/s3path.hdr" -o "$T/s3path.get" "http://127.0.0.1:$S3P/bkt/ps/$k"
+t "s3 path style: exit 0" [ "$rc" = 0 ]
+t "s3 path style: GET back gives the original bytes" [ "$(sha_of "$T/s3path.get")" = "$WANT" ]
+t "s3 path style: Content-Type" grep -qi '^Content-Type: application/pdf' "$T/s3path.hdr"
+t "s3 path style: Content-Disposition with the RFC 5987 name" \
+    grep -qiF "Content-Disposition: attachment; filename=\"rapport _t_.pdf\"; filename*=UTF-8''$ENAME" "$T/s3path.hdr"
+okey=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.argv[1]))' "ps/$k")
+t "s3 path style: stored once" [ "$(s3rver_puts "$T/s3" "$okey")" = 1 ]
+rc=$(run s3path)
+t "s3 HEAD dedupe: second run exits 0" [ "$rc" = 0 ]
+t "s3 HEAD dedupe: no second upload" [ "$(s3rver_puts "$T/s3" "$okey")" = 1 ]
+
+# ---- S3, virtual host (Host: bkt.s3.localhost; the path has no bucket)
+conf s3vh "store = s3://bkt/vh" "s3_endpoint = http://s3.localhost:$S3P" \
+    "s3_region = us-east-1" "s3_access_key = S3RVER" \
+    "s3_secret_key = S3RVER" "s3_path_style = no"
+rc=$(run s3vh)
+k=$(key s3vh)
+curl -s -D "$T/s3vh.hdr" -o "$T/s3vh.get" "http://127.0.0.1:$S3P/bkt/vh/$k"
+t "s3 virtual host: exit 0" [ "$rc" = 0 ]
+t "s3 virtual host: GET back gives the original bytes" [ "$(sha_of "$T/s3vh.get")" = "$WANT" ]
+t "s3 virtual host: Content-Type" grep -qi '^Content-Type: application/pdf' "$T/s3vh.hdr"
+t "s3 virtual host: Content-Disposition" \
+    grep -qiF "filename*=UTF-8''$ENAME" "$T/s3vh.hdr"
+
+# ---- S3, unknown access key: 403, then the policy
+conf s3bad "store = s3://bkt/bad" "s3_endpoint = http://127.0.0.1:$S3P" \
+    "s3_access_key = NoSuchKeyId" "s3_secret_key = TopSecret42xyz" \
+    "s3_path_style = yes" "on_store_failure = keep"
+rc=$(run s3bad)
+t "s3 unknown key: output equals input (keep)" same_as_input s3bad
+t "s3 unknown key: 403 logged" logged s3bad "403"
+t "s3 unknown key: secret not in logs" no_secret s3bad TopSecret42xyz
+conf s3bad2 "store = s3://bkt/bad" "s3_endpoint = http://127.0.0.1:$S3P" \
+    "s3_access_key = NoSuchKeyId" "s3_secret_key = TopSecret42xyz" \
+    "s3_path_style = yes" "on_store_failure = tempfail"
+rc=$(run s3bad2)
+t "s3 unknown key: tempfail policy exits 75" [ "$rc" = 75 ]
+
+# ---- plain http S3 endpoints only on loopback (192.0.2.1: RFC 5737)
+conf s3far "store = s3://bkt/x" "s3_endpoint = http://192.0.2.1:9000" \
+    "s3_access_key = S3RVER" "s3_secret_key = S3RVER" "s3_path_style = no" \
+    "on_store_failure = keep"
+rc=$(run s3far)
+t "s3 plain http off loopback: refused" logged s3far "only on loopback"
+t "s3 plain http off loopback: output equals input" same_as_input s3far
+
+echo "store_http: $fails failed"
+[ "$fails" = 0 ]
