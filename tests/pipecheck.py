@@ -236,6 +236,12 @@ def classify(part, ancestors):
     if doubt:
         return "maybe", doubt
     for a in ancestors:
+        for k, v in a.raw_items():
+            if k.lower() == "content-type" and \
+                    re.search(r'boundary\s*=\s*"[^"]*\n', str(v), re.I):
+                # Readers differ on a boundary folded inside its quotes
+                # (RFC 5322 unfolds it; many parsers do not).
+                return "maybe", "boundary folded inside quotes"
         if a.get_unixfrom():
             # An mbox "From " line opening a forwarded message is not
             # RFC 5322; passing that message through whole is fair.
