@@ -128,6 +128,16 @@ t_detach(void)
 	    && strstr(out, "\r\n--=b\r\nContent-Type: text/plain; charset=utf-8")
 	    != 0, "delimiters and their line breaks kept");
 	t_ok(strstr(out, ATT_B64) == 0, "attachment bytes gone");
+	{
+		const char *p = out;
+		int	n = 0;
+
+		while ((p = strstr(p, "\r\n--=b")) != 0) {
+			n++;
+			p++;
+		}
+		t_ok(n == 4, "each of the 4 delimiters keeps its leading CRLF");
+	}
 	memcpy(first, out, olen);
 	flen = olen;
 	for (chunk = 1; chunk < 300; chunk += 7) {
