@@ -2552,7 +2552,7 @@ http_plain_pump(struct http_xfer *x, int64_t now)
 	unsigned char rbuf[4096];
 	size_t used, want;
 	ssize_t n;
-	int progress;
+	int progress, dry = 0;
 	short ev;
 
 	do {
@@ -2593,6 +2593,8 @@ http_plain_pump(struct http_xfer *x, int64_t now)
 			}
 			/* on EPIPE or a reset, read the answer if any */
 		}
+		if (dry)
+			continue;
 		n = http_sock_read(x->c->fd, rbuf, sizeof(rbuf));
 		if (n > 0) {
 			used = http_resp_feed(&x->resp, rbuf, (size_t)n);
@@ -2609,7 +2611,8 @@ http_plain_pump(struct http_xfer *x, int64_t now)
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			http_xfer_broken(x, now, strerror(errno));
 			return;
-		}
+		} else
+			dry = 1;	/* ask again after poll() */
 	} while (progress);
 	x->events = ev;
 }
@@ -2631,7 +2634,7 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 	unsigned state;
 	size_t len, used, n;
 	ssize_t r;
-	int progress, err;
+	int progress, err, dry = 0;
 	short ev;
 
 	do {
@@ -2671,7 +2674,9 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 			if (http_xfer_parsed(x, used, len, now))
 				return;
 			progress = 1;
-		} else if (state & BR_SSL_RECVREC) {
+		} else if ((state & BR_SSL_RECVREC) && dry)
+			ev |= POLLIN;
+		else if (state & BR_SSL_RECVREC) {
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
 			if ((r = http_sock_read(x->c->fd, buf, len)) > 0) {
 				br_ssl_engine_recvrec_ack(eng, (size_t)r);
@@ -2689,8 +2694,11 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				http_xfer_broken(x, now, strerror(errno));
 				return;
-			} else
+			} else {
+				/* nothing yet: ask again after poll() */
 				ev |= POLLIN;
+				dry = 1;
+			}
 		}
 		if ((state & BR_SSL_SENDAPP) && !x->flushed) {
 			buf = br_ssl_engine_sendapp_buf(eng, &len);

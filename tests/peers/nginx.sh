@@ -13,6 +13,9 @@
 #	    for PUT; /err/ answers 503. Waits until it answers.
 #	nginx_stop			stop it (call from a trap)
 #
+# Logs: DIR/logs/access.log (combined) and DIR/logs/timed.log (method,
+# URI, status, request length, request time in seconds).
+#
 # Runs as root with "user root" so the workers can write the prefix.
 
 NGINX_PREFIX=
@@ -78,7 +81,9 @@ nginx_start() {
 	error_log $p/logs/error.log;
 	events { worker_connections 64; }
 	http {
+		log_format timed '\$request_method \$uri \$status \$request_length \$request_time';
 		access_log $p/logs/access.log;
+		access_log $p/logs/timed.log timed;
 		client_body_temp_path $p/tmp;
 		client_max_body_size 2g;
 		keepalive_requests 1000;
