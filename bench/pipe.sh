@@ -1,0 +1,156 @@
+#!/bin/bash
+# pipe.sh - pipe-mode throughput against base64 -d | sha256sum
+#
+# Makes a message carrying one attachment of SIZE_MB (default 100) random
+# megabytes (10^6 bytes) as base64 in 76-column CRLF lines, then times, in
+# the same run and in alternation, ROUNDS times each (default 3):
+#   detach -p		pipe mode on the message: spool, scan, decode,
+#			SHA-256, store into a fresh dir store, write the
+#			rewritten message
+#   reference		base64 -d | sha256sum over the attachment's base64
+#			text alone, LF lines (the least any detacher must do)
+# and prints the best MB/s of each over its own input, the ratio
+# (detach / reference), and detach's peak RSS from /usr/bin/time -v.
+# The output is checked: one link part whose X-Detach-SHA256 is the
+# sha256sum of the random bytes.
+#
+# Usage: bench/pipe.sh [--record] [SIZE_MB [ROUNDS]]
+#	--record appends the figures, with date, machine and commit, to
+#	bench/RESULTS.md.
+
+cd "$(dirname "$0")/.." || exit 1
+record=0
+if [ "${1:-}" = "--record" ]; then
+	record=1
+	shift
+fi
+SIZE_MB=${1:-100}
+ROUNDS=${2:-3}
+for tool in base64 sha256sum /usr/bin/time awk; do
+	command -v "$tool" >/dev/null ||
+	    { echo "pipe.sh: $tool missing" >&2; exit 1; }
+done
+[ -x ./detach ] || { echo "pipe.sh: build ./detach first" >&2; exit 1; }
+
+T=$(mktemp -d /tmp/detach-pipe-bench.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM
+mkdir "$T/spool"
+
+# The message: headers, a short text part, the attachment, the close.
+head -c "$((SIZE_MB * 1000000))" /dev/urandom >"$T/raw"
+want=$(sha256sum <"$T/raw" | cut -d' ' -f1)
+base64 -w 76 <"$T/raw" >"$T/att.b64"
+rm -f "$T/raw"
+{
+	printf 'From: a@example.org\r\nTo: b@example.org\r\n'
+	printf 'Subject: pipe benchmark\r\nMIME-Version: 1.0\r\n'
+	printf 'Content-Type: multipart/mixed; boundary="bench-1"\r\n\r\n'
+	printf -- '--bench-1\r\nContent-Type: text/plain\r\n\r\nHello.\r\n'
+	printf -- '--bench-1\r\nContent-Type: application/octet-stream;'
+	printf ' name="bench.bin"\r\n'
+	printf 'Content-Disposition: attachment; filename="bench.bin"\r\n'
+	printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+	sed 's/$/\r/' "$T/att.b64"
+	printf -- '--bench-1--\r\n'
+} >"$T/msg.eml"
+msg_bytes=$(wc -c <"$T/msg.eml")
+att_bytes=$(wc -c <"$T/att.b64")
+
+now() {
+	date +%s.%N
+}
+
+best_d=""
+best_r=""
+rss=0
+for i in $(seq "$ROUNDS"); do
+	rm -rf "$T/store"
+	mkdir "$T/store"
+	cat >"$T/detach.conf" <<CONF
+store = dir:$T/store
+link_base = https://files.example.org/a/
+min_size = 100k
+secret = 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+on_store_failure = tempfail
+spool_dir = $T/spool
+CONF
+	t0=$(now)
+	/usr/bin/time -v -o "$T/time.txt" ./detach -p -c "$T/detach.conf" \
+	    <"$T/msg.eml" >"$T/out.eml"
+	st=$?
+	t1=$(now)
+	if [ "$st" -ne 0 ]; then
+		echo "pipe.sh: detach -p exited $st" >&2
+		exit 1
+	fi
+	got=$(sed -n 's/^X-Detach-SHA256: *\([0-9a-f]*\).*/\1/p' "$T/out.eml")
+	if [ "$got" != "$want" ]; then
+		echo "pipe.sh: X-Detach-SHA256 '$got', expected $want" >&2
+		exit 1
+	fi
+	r=$(awk '/Maximum resident set size/ { print $NF }' "$T/time.txt")
+	[ "$r" -gt "$rss" ] && rss=$r
+	d=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+
+	t0=$(now)
+	ref=$(base64 -d <"$T/att.b64" | sha256sum | cut -d' ' -f1)
+	t1=$(now)
+	if [ "$ref" != "$want" ]; then
+		echo "pipe.sh: reference digest differs" >&2
+		exit 1
+	fi
+	r=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	echo "round $i: detach -p ${d}s, base64 -d | sha256sum ${r}s"
+	best_d=$(awk -v x="$d" -v y="$best_d" \
+	    'BEGIN { print (y == "" || x < y) ? x : y }')
+	best_r=$(awk -v x="$r" -v y="$best_r" \
+	    'BEGIN { print (y == "" || x < y) ? x : y }')
+done
+
+mbs_d=$(awk -v n="$msg_bytes" -v t="$best_d" \
+    'BEGIN { printf "%.0f", n / 1e6 / t }')
+mbs_r=$(awk -v n="$att_bytes" -v t="$best_r" \
+    'BEGIN { printf "%.0f", n / 1e6 / t }')
+ratio=$(awk -v a="$mbs_d" -v b="$mbs_r" 'BEGIN { printf "%.2f", a / b }')
+rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
+echo "attachment ${SIZE_MB} MB, message $msg_bytes bytes, best of $ROUNDS"
+echo "detach -p:                 $mbs_d MB/s of input"
+echo "base64 -d | sha256sum:     $mbs_r MB/s of input"
+echo "ratio:                     ${ratio}x"
+echo "detach peak RSS:           $rss KiB ($rss_mib MiB)"
+
+if [ "$record" -eq 1 ]; then
+	cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	[ -n "$cpu" ] || cpu=unknown
+	row="| $(date -u +%Y-%m-%d) | $(uname -m), $(nproc) cores, $cpu |"
+	row="$row $(git rev-parse --short HEAD 2>/dev/null || echo -) |"
+	row="$row $SIZE_MB MB | $mbs_d | $mbs_r | ${ratio}x | $rss_mib MiB |"
+	f=bench/RESULTS.md
+	[ -f "$f" ] || printf '# Benchmarks\n' >"$f"
+	if ! grep -q '^## Pipe mode' "$f"; then
+		cat >>"$f" <<'HEAD'
+
+## Pipe mode (bench/pipe.sh)
+
+`bench/pipe.sh --record`: one message with a base64 attachment (CRLF lines),
+`detach -p` against `base64 -d | sha256sum` over the same attachment in the
+same run, best of 3 each; MB/s of each one's input (10^6 bytes); peak RSS of
+detach from `/usr/bin/time -v`. Goal: ratio at least 0.5x, RSS under 16 MiB.
+
+| date | machine | commit | attachment | detach -p MB/s | base64 -d \| sha256sum MB/s | ratio | peak RSS |
+|---|---|---|---|---|---|---|---|
+HEAD
+	fi
+	# Insert the row after the last table line of the pipe section.
+	awk -v row="$row" '
+		/^## / { if (insec && !done) { print row; done = 1 }
+		    insec = ($0 ~ /^## Pipe mode/) }
+		{ if (insec && !done && last_table && $0 !~ /^\|/) {
+			print row; done = 1 }
+		  print
+		  last_table = insec && ($0 ~ /^\|/) }
+		END { if (!done) print row }' "$f" >"$T/results" &&
+	    cat "$T/results" >"$f"
+	echo "recorded in $f"
+fi
