@@ -51,12 +51,16 @@ struct fuzz_run {
 	uint64_t body;
 };
 
+/* fuzz_fail - a promise broken: say which, then crash for libFuzzer */
+
 static void
 fuzz_fail(const char *what)
 {
 	fprintf(stderr, "fuzz_mime: broken promise: %s\n", what);
 	abort();
 }
+
+/* fuzz_hash - fold bytes into the run's FNV-1a */
 
 static void
 fuzz_hash(struct fuzz_run *r, const void *p, size_t n)
@@ -69,6 +73,8 @@ fuzz_hash(struct fuzz_run *r, const void *p, size_t n)
 		r->hash *= 1099511628211ULL;
 	}
 }
+
+/* fuzz_hash_u64 - fold a number into the run's FNV-1a */
 
 static void
 fuzz_hash_u64(struct fuzz_run *r, uint64_t v)
@@ -109,6 +115,8 @@ fuzz_check_part(struct fuzz_run *r, const struct mime_part *p)
 		fuzz_fail("\"..\" in the name");
 }
 
+/* fuzz_begin - a candidate part: check it, record it, take or decline */
+
 static int
 fuzz_begin(void *ctx, const struct mime_part *p)
 {
@@ -136,6 +144,8 @@ fuzz_begin(void *ctx, const struct mime_part *p)
 	return (1);
 }
 
+/* fuzz_data - decoded bytes of the open part */
+
 static int
 fuzz_data(void *ctx, const unsigned char *buf, size_t len)
 {
@@ -159,6 +169,8 @@ fuzz_data(void *ctx, const unsigned char *buf, size_t len)
 		return (-1);
 	return (0);
 }
+
+/* fuzz_end - the open part is done: check its range, build its link */
 
 static void
 fuzz_end(void *ctx, const struct mime_part *p, int ok)
@@ -245,6 +257,8 @@ fuzz_scan(struct mime_state *m, struct fuzz_run *r, int flags,
 }
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* LLVMFuzzerTestOneInput - one input: plan byte(s), then the message */
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
