@@ -203,6 +203,43 @@ t_failure(void)
 	t_ok(state == -2, "spool directory missing: no job");
 }
 
+/* The digest in X-Detach-SHA256, around the 55/56/64-byte padding
+ * edges of FIPS 180-4 5.1.1, equals BearSSL's of the same bytes. */
+static void
+t_digest(void)
+{
+	static const size_t lens[] = {1, 55, 56, 57, 63, 64, 65, 119, 120,
+	128, 1000, 4097, 65537};
+	static char body[70000], in[80000];
+	br_sha256_context sc;
+	unsigned char d[32];
+	char	want[96], *h;
+	size_t	i, k, n;
+	int	good = 1;
+
+	cfg.min_size = 1;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (k = 0; k < lens[i]; k++)
+			body[k] = 'a' + (k * 7 + i) % 26;
+		n = snprintf(in, sizeof(in), "Content-Type: multipart/mixed; "
+		    "boundary=b\n\n--b\nContent-Disposition: attachment; "
+		    "filename=d%zu\n\n%.*s\n--b--\n", i, (int)lens[i], body);
+		t_run_job(in, n, 4096, out, sizeof(out), &olen);
+		out[olen] = 0;
+		br_sha256_init(&sc);
+		br_sha256_update(&sc, body, lens[i]);
+		br_sha256_out(&sc, d);
+		memcpy(want, "X-Detach-SHA256: ", 17);
+		for (k = 0; k < 32; k++)
+			snprintf(want + 17 + 2 * k, 3, "%02x", d[k]);
+		if ((h = strstr(out, want)) == 0) {
+			good = 0;
+			t_ok(0, "digest of %zu bytes", lens[i]);
+		}
+	}
+	t_ok(good, "digests at the padding edges");
+}
+
 int
 main(void)
 {
@@ -225,6 +262,7 @@ main(void)
 	t_detach();
 	t_small();
 	t_truncated();
+	t_digest();
 	t_failure();
 	store_shutdown();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
