@@ -2506,6 +2506,12 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 		return;
 	}
 	if (r->status == 200 || r->status == 201 || r->status == 204) {
+		/* a success before the whole body was sent proves nothing */
+		if (!sentall) {
+			http_xfer_broken(x, now, "success answered before the "
+			    "whole body was sent");
+			return;
+		}
 		http_why(x->why, sizeof(x->why), "stored");
 		http_xfer_finish(x, HTTP_XFER_DONE, keep);
 		return;
@@ -2804,8 +2810,12 @@ http_xfer_poll(struct http_xfer *x, struct pollfd *pfd, int max,
 {
 	int64_t dl = x->end;
 
-	if (x->outcome != HTTP_XFER_RUNNING)
+	/* finished, perhaps inside http_xfer_new(): ask to be called now */
+	if (x->outcome != HTTP_XFER_RUNNING) {
+		if (x->start < *deadline)
+			*deadline = x->start;
 		return (0);
+	}
 	if ((x->state == HTTP_WAIT_BACKOFF || x->state == HTTP_WAIT_CONNECT)
 	    && x->next < dl)
 		dl = x->next;

@@ -27,7 +27,8 @@ for tool in nginx openssl curl python3 node sha256sum; do
 		exit 1
 	fi
 done
-[ -x ./detach ] || { echo "FAIL store_http: build ./detach first"; exit 1; }
+DETACH=${DETACH:-./detach}
+[ -x "$DETACH" ] || { echo "FAIL store_http: build ./detach first"; exit 1; }
 
 T=$(mktemp -d /tmp/detach-http.XXXXXX)
 cleanup() {
@@ -95,7 +96,7 @@ conf() {	# conf NAME LINE... : $T/NAME.conf
 }
 
 run() {	# run NAME: exit code; output in $T/NAME.out, log in $T/NAME.err
-	timeout 120 ./detach -p -c "$T/$1.conf" <"$T/msg.eml" >"$T/$1.out" \
+	timeout 120 "$DETACH" -p -c "$T/$1.conf" <"$T/msg.eml" >"$T/$1.out" \
 	    2>"$T/$1.err"
 	echo $?
 }

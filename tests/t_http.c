@@ -809,6 +809,354 @@ test_urls(void)
 	    "url: white space refused");
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Transfers against a scripted server on loopback                     */
+/* ------------------------------------------------------------------ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define FAKE_CONNS	4
+
+/* A server in the test's own loop: one canned answer per request. */
+struct fake {
+	int	lfd;
+	int	fd[FAKE_CONNS];
+	char	in[FAKE_CONNS][8192];	/* request head being read */
+	size_t	inlen[FAKE_CONNS];
+	uint64_t body[FAKE_CONNS];	/* body bytes still to read */
+	int	pending[FAKE_CONNS];	/* request to answer */
+	int	drain[FAKE_CONNS];	/* answered early: drop input */
+	const char *answers[8];		/* per request, in order */
+	int	close_after[8];		/* close the connection after it */
+	int	nreq;
+	int	early;			/* request answered before its body */
+	int	accepts;
+	int	puts;
+	int	heads;
+	int	put_has_length;		/* every PUT had Content-Length */
+	uint64_t got;			/* PUT body bytes received */
+	unsigned char sum[8];		/* XOR of body bytes by position % 8 */
+};
+
+static int
+fake_listen(struct fake *f)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int i;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < FAKE_CONNS; i++)
+		f->fd[i] = -1;
+	f->put_has_length = 1;
+	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) < 0
+	    || listen(f->lfd, 8) < 0
+	    || getsockname(f->lfd, (struct sockaddr *)&a, &len) < 0)
+		return (-1);
+	return (ntohs(a.sin_port));
+}
+
+static void
+fake_close(struct fake *f)
+{
+	int i;
+
+	for (i = 0; i < FAKE_CONNS; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+	close(f->lfd);
+	/* poll() skips negative descriptors */
+	for (i = 0; i < FAKE_CONNS; i++)
+		f->fd[i] = -1;
+	f->lfd = -1;
+}
+
+/* fake_answer - the canned answer of the request on connection i */
+static void
+fake_answer(struct fake *f, int i)
+{
+	int k = f->pending[i];
+	const char *a = k < 8 && f->answers[k] ? f->answers[k] :
+	    "HTTP/1.1 500 Out Of Script\r\nContent-Length: 0\r\n\r\n";
+
+	if (write(f->fd[i], a, strlen(a)) < 0 || (k < 8 && f->close_after[k])) {
+		close(f->fd[i]);
+		f->fd[i] = -1;
+	} else if (f->early && k == f->early) {
+		/* as servers do: no more answers, read and drop the rest */
+		shutdown(f->fd[i], SHUT_WR);
+		f->drain[i] = 1;
+	}
+}
+
+/* fake_request - a whole request head arrived on connection i */
+static void
+fake_request(struct fake *f, int i)
+{
+	const char *cl;
+	int k = f->nreq++;
+
+	if (strncmp(f->in[i], "PUT ", 4) == 0) {
+		f->puts++;
+		cl = strstr(f->in[i], "\r\nContent-Length: ");
+		if (cl == 0)
+			f->put_has_length = 0;
+		else
+			f->body[i] = strtoull(cl + 18, 0, 10);
+	} else
+		f->heads++;
+	f->pending[i] = k;
+	/* a PUT is answered once its body is in (fake_answer), but for
+	 * the early one: an error before the body, then the close */
+	if (f->body[i] == 0 || (f->early && k == f->early)) {
+		f->body[i] = 0;
+		fake_answer(f, i);
+	}
+}
+
+/* fake_io - accept and serve what is ready */
+static void
+fake_io(struct fake *f, const struct pollfd *p, int n)
+{
+	unsigned char buf[65536];
+	char *end;
+	ssize_t r;
+	size_t take, rest;
+	int i, j, c;
+
+	for (j = 0; j < n; j++) {
+		if (!p[j].revents)
+			continue;
+		if (p[j].fd == f->lfd) {
+			c = accept4(f->lfd, 0, 0, SOCK_NONBLOCK);
+			for (i = 0; c >= 0 && i < FAKE_CONNS; i++)
+				if (f->fd[i] < 0) {
+					f->fd[i] = c;
+					f->inlen[i] = 0;
+					f->body[i] = 0;
+					f->drain[i] = 0;
+					f->accepts++;
+					break;
+				}
+			continue;
+		}
+		for (i = 0; i < FAKE_CONNS && f->fd[i] != p[j].fd; i++)
+			;
+		if (i == FAKE_CONNS)
+			continue;
+		r = read(f->fd[i], buf, sizeof(buf));
+		if (r <= 0) {
+			if (r == 0 || errno != EAGAIN) {
+				close(f->fd[i]);
+				f->fd[i] = -1;
+			}
+			continue;
+		}
+		if (f->drain[i])
+			continue;
+		for (rest = (size_t)r; rest > 0;) {
+			unsigned char *q = buf + r - rest;
+
+			if (f->body[i] > 0) {
+				take = rest < f->body[i] ? rest : f->body[i];
+				for (size_t b = 0; b < take; b++)
+					f->sum[(f->got + b) % 8] ^= q[b];
+				f->got += take;
+				f->body[i] -= take;
+				rest -= take;
+				if (f->body[i] == 0) {
+					fake_answer(f, i);
+					if (f->fd[i] < 0)
+						break;
+				}
+				continue;
+			}
+			take = sizeof(f->in[i]) - 1 - f->inlen[i];
+			if (take > rest)
+				take = rest;
+			memcpy(f->in[i] + f->inlen[i], q, take);
+			f->inlen[i] += take;
+			f->in[i][f->inlen[i]] = 0;
+			rest -= take;
+			if ((end = strstr(f->in[i], "\r\n\r\n")) != 0) {
+				size_t hl = (size_t)(end + 4 - f->in[i]);
+				size_t extra = f->inlen[i] - hl;
+
+				/* bytes past the head go back to the input */
+				rest += extra;
+				f->inlen[i] = hl;
+				f->in[i][hl] = 0;
+				fake_request(f, i);
+				f->inlen[i] = 0;
+				if (f->fd[i] < 0 || f->drain[i])
+					break;
+			} else if (take == 0) {
+				/* a head too long: not a client of ours */
+				close(f->fd[i]);
+				f->fd[i] = -1;
+				break;
+			}
+		}
+	}
+}
+
+/* xfer_run - run one transfer and the fake server in one poll loop */
+static int
+xfer_run(struct http_store *st, struct fake *f, const struct http_object *o,
+    char *why, size_t whylen)
+{
+	struct http_xfer *x;
+	struct pollfd p[16];
+	int64_t dl, now;
+	int n, m, i, rounds = 0, rc;
+
+	x = http_xfer_new(st, o, clock_ms());
+	while (x && http_xfer_state(x) == HTTP_XFER_RUNNING && rounds++ < 100000) {
+		dl = INT64_MAX;
+		n = http_xfer_poll(x, p, 4, &dl);
+		m = n;
+		p[m].fd = f->lfd;
+		p[m++].events = POLLIN;
+		for (i = 0; i < FAKE_CONNS; i++)
+			if (f->fd[i] >= 0) {
+				p[m].fd = f->fd[i];
+				p[m++].events = POLLIN;
+			}
+		now = clock_ms();
+		dl = dl > now ? dl - now : 0;
+		if (poll(p, (nfds_t)m, dl > 1000 ? 1000 : (int)dl) < 0)
+			break;
+		fake_io(f, p + n, m - n);
+		http_xfer_event(x, p, n, clock_ms());
+	}
+	rc = x ? http_xfer_state(x) : -1;
+	snprintf(why, whylen, "%s", x ? http_xfer_why(x) : "no transfer");
+	http_xfer_free(x);
+	return (rc);
+}
+
+static void
+test_transfers(void)
+{
+	/* answers to HEAD carry Content-Length but no body */
+	static const char r404[] =
+	    "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\n";
+	static const char r201[] =
+	    "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+	static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n4\r\nbusy\r\n0\r\n\r\n";
+	static const char r401[] = "HTTP/1.1 401 Unauthorized\r\n"
+	    "Content-Length: 6\r\nConnection: close\r\n\r\nlogin!";
+	static const char r100[] = "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 204 No Content\r\n\r\n";
+	char head200[128], why[HTTP_ERRBODY_MAX + 600], url[64], path[64];
+	struct http_conf c;
+	struct http_object o;
+	struct http_store *st;
+	struct fake *f = malloc(sizeof(*f));
+	unsigned char want[8] = {0}, *data;
+	uint64_t size = 3 * 1000 * 1000 + 7, i;
+	int port, fd, rc;
+
+	/* the object: a spool file of size bytes */
+	snprintf(path, sizeof(path), "/tmp/t_http.XXXXXX");
+	if ((fd = mkstemp(path)) < 0 || (data = malloc(size)) == 0) {
+		t_ok(0, "xfer: spool file");
+		return;
+	}
+	unlink(path);
+	for (i = 0; i < size; i++) {
+		data[i] = (unsigned char)(t_rand() >> 7);
+		want[i % 8] ^= data[i];
+	}
+	if (write(fd, data, size) != (ssize_t)size) {
+		t_ok(0, "xfer: spool write");
+		return;
+	}
+	free(data);
+	memset(&o, 0, sizeof(o));
+	o.fd = fd;
+	o.size = size;
+	o.key = "0123456789abcdef0123456789abcdef/a%20b.bin";
+	o.type = "application/octet-stream";
+	o.name = "a b.bin";
+	snprintf(head200, sizeof(head200), "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: %llu\r\n\r\n", (unsigned long long)size);
+
+	port = fake_listen(f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/up/", port);
+	memset(&c, 0, sizeof(c));
+	c.store = url;
+	c.upload_timeout_ms = 20000;
+	st = http_store_new(&c, why, sizeof(why));
+	t_ok(st != 0, "xfer: store for %s", url);
+	if (st == 0)
+		return;
+
+	/* HEAD 404, PUT 201: bytes and Content-Length arrive */
+	f->answers[0] = r404;
+	f->answers[1] = r201;
+	rc = xfer_run(st, f, &o, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && strcmp(why, "stored") == 0,
+	    "xfer: HEAD 404 then PUT 201 stored (%s)", why);
+	t_ok(f->heads == 1 && f->puts == 1 && f->accepts == 1,
+	    "xfer: one connection for HEAD and PUT (%d accepts)", f->accepts);
+	t_ok(f->got == size && memcmp(f->sum, want, 8) == 0
+	    && f->put_has_length, "xfer: the server got every body byte");
+
+	/* HEAD 200 with the same length: skipped, on the pooled connection */
+	f->answers[2] = head200;
+	rc = xfer_run(st, f, &o, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && strcmp(why, "exists, upload skipped") == 0
+	    && f->puts == 1, "xfer: HEAD 200 same length skips the PUT");
+	t_ok(f->accepts == 1, "xfer: keep-alive connection reused");
+
+	/* 503 (chunked), then 100 Continue and 204: retried, stored */
+	f->answers[3] = r404;
+	f->answers[4] = r503;
+	f->answers[5] = r100;
+	rc = xfer_run(st, f, &o, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && f->puts == 3,
+	    "xfer: 503 retried, then 100 Continue and 204 (%s)", why);
+
+	/* the server closes the idle pooled connection: a fresh one, no
+	 * try lost; then 401 with close: failure with the status line */
+	for (i = 0; i < FAKE_CONNS; i++)
+		if (f->fd[i] >= 0) {
+			close(f->fd[i]);
+			f->fd[i] = -1;
+		}
+	f->accepts = 0;
+	f->answers[6] = r404;
+	f->answers[7] = r401;
+	f->early = 7;
+	rc = xfer_run(st, f, &o, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_FAILED && strstr(why, "401 Unauthorized: login!")
+	    && strstr(why, "PUT http://127.0.0.1:") == why,
+	    "xfer: 401 fails with method, URL, status and body (%s)", why);
+	t_ok(f->accepts == 1, "xfer: a closed pooled connection is replaced");
+
+	/* nobody listening: connect failures, tries, then the reason */
+	fake_close(f);
+	rc = xfer_run(st, f, &o, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_FAILED && strstr(why, "connect to 127.0.0.1:")
+	    && strstr(why, "(5 tries)"), "xfer: refused connects tried %d "
+	    "times (%s)", HTTP_TRY_MAX, why);
+	http_store_free(st);
+	close(fd);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -819,5 +1167,6 @@ main(void)
 	test_parser();
 	test_parser_limits();
 	test_urls();
+	test_transfers();
 	return (t_failed != 0);
 }
