@@ -1,18 +1,639 @@
 /*
  * NAME
- *	proxy - the before-queue SMTP proxy process
+ *	proxy - the before-queue SMTP proxy: listeners and the poll() loop
+ * SYNOPSIS
+ *	#include "detach.h"
+ *
+ *	int proxy_run(const char *path, struct cfg *cfg)
  * DESCRIPTION
- *	Placeholder; the poll() loop follows.
+ *	proxy_run() listens on every `listen` address, and for each client
+ *	it accepts opens a non-blocking connection to `forward`; the
+ *	session (smtp.c) relays between the two. One poll() loop serves
+ *	every listener, client, downstream connection and every upload of
+ *	every message job; each wait has a CLOCK_MONOTONIC deadline and
+ *	poll() sleeps until the nearest.
+ *
+ *	Past max_sessions a client gets "421 4.3.2" and is closed.
+ *	SIGTERM (and SIGINT): stop accepting, let each session finish its
+ *	transaction (each step bounded by timeout), then answer 421 at
+ *	its next command, and exit 0 when none is left. SIGHUP: reread
+ *	the file; new sessions get the new settings and store, sessions
+ *	in flight keep theirs; a bad file keeps the old settings and the
+ *	log says why. Signals reach the loop through a self-pipe.
+ * LIMITS
+ *	max_sessions; session memory is allocated once at accept and
+ *	freed at close (struct smtp_sess, about 30 KB).
+ * DIAGNOSTICS
+ *	connect and disconnect lines per session, the transaction lines
+ *	of smtp.c; warnings for failed accepts and connects. Listening
+ *	failures at start are fatal.
+ * BUGS
+ *	A changed `listen` on SIGHUP is logged and ignored: the listening
+ *	sockets stay as they were until a restart.
  */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "detach.h"
 
-/* proxy_run - run the proxy until SIGTERM */
+/* Descriptors one message job may ask poll() for at a time. */
+#define PROXY_MSG_PFD_MAX	8
+
+/* Accepts per listener per loop turn, so one flood cannot starve the
+ * sessions in flight. */
+#define PROXY_ACCEPT_BURST	16
+
+/* A configuration generation, shared by the sessions started under it. */
+struct proxy_cfg {
+	struct cfg cfg;
+	struct sockaddr_storage fwd;
+	socklen_t fwdlen;
+	int	refs;
+};
+
+struct proxy_sess {
+	struct proxy_sess *next;
+	struct proxy_cfg *pc;
+	int	cfd;
+	int	dfd;			/* -1 once closed */
+	int	connecting;		/* downstream connect under way */
+	int	cpfd, dpfd;		/* slots in the poll array, or -1 */
+	int	mpfd, nmpfd;		/* the message job's slots */
+	struct smtp_sess s;
+};
+
+static int proxy_sigpipe[2] = {-1, -1};
+static struct proxy_sess *proxy_list;
+static int proxy_nsess;
+static unsigned proxy_serial;
+
+/* proxy_signal - note the signal; the loop acts on it */
+
+static void
+proxy_signal(int sig)
+{
+	unsigned char c = (unsigned char)sig;
+	int saved = errno;
+
+	(void)write(proxy_sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+/* proxy_nonblock - make a descriptor non-blocking and close-on-exec */
+
+static int
+proxy_nonblock(int fd)
+{
+	int fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) < 0
+	    || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0
+	    || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return (-1);
+	return (0);
+}
+
+/*
+ * proxy_addr - "host:port" or "[v6]:port" to a socket address; names
+ * resolve here, at start and on SIGHUP, never in the loop
+ */
+static int
+proxy_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
+    char *why, size_t whylen)
+{
+	char host[CFG_LINE_MAX];
+	const char *colon, *port;
+	struct addrinfo hints, *res;
+	size_t n;
+	int err;
+
+	if (spec[0] == '[') {
+		colon = strstr(spec, "]:");
+		if (colon == 0)
+			goto bad;
+		n = colon - spec - 1;
+		port = colon + 2;
+		if (n >= sizeof(host))
+			goto bad;
+		memcpy(host, spec + 1, n);
+	} else {
+		if ((colon = strrchr(spec, ':')) == 0)
+			goto bad;
+		n = colon - spec;
+		port = colon + 1;
+		if (n >= sizeof(host))
+			goto bad;
+		memcpy(host, spec, n);
+	}
+	host[n] = 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((err = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(why, whylen, "%s: %s", spec, gai_strerror(err));
+		return (-1);
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return (0);
+bad:
+	snprintf(why, whylen, "%s: not host:port or [addr]:port", spec);
+	return (-1);
+}
+
+/* proxy_listen - one listening socket */
+
+static int
+proxy_listen(const char *spec, char *why, size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, on = 1;
+
+	if (proxy_addr(spec, &ss, &len, why, whylen) < 0)
+		return (-1);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0
+	    || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0
+	    || (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) < 0)
+	    || bind(fd, (struct sockaddr *)&ss, len) < 0
+	    || listen(fd, 128) < 0 || proxy_nonblock(fd) < 0) {
+		snprintf(why, whylen, "listen %s: %s", spec, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* proxy_cfg_new - a configuration generation; 0 with why on error */
+
+static struct proxy_cfg *
+proxy_cfg_new(const struct cfg *cfg, char *why, size_t whylen)
+{
+	struct proxy_cfg *pc;
+
+	if ((pc = calloc(1, sizeof(*pc))) == 0) {
+		snprintf(why, whylen, "out of memory");
+		return (0);
+	}
+	pc->cfg = *cfg;
+	if (proxy_addr(cfg->forward, &pc->fwd, &pc->fwdlen, why,
+	    whylen) < 0) {
+		free(pc);
+		return (0);
+	}
+	pc->refs = 1;
+	return (pc);
+}
+
+static void
+proxy_cfg_unref(struct proxy_cfg *pc)
+{
+	if (--pc->refs == 0) {
+		explicit_bzero(pc, sizeof(*pc));
+		free(pc);
+	}
+}
+
+/* proxy_peer - "[addr]:port" of a socket address */
+
+static void
+proxy_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	int port = 0;
+
+	host[0] = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+	}
+	snprintf(buf, len, "[%s]:%d", host, port);
+}
+
+/* proxy_refuse - past max_sessions: a best-effort 421, then close */
+
+static void
+proxy_refuse(int fd, const struct cfg *cfg)
+{
+	char buf[320];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "421 4.3.2 %s Error: too many "
+	    "sessions, try again later\r\n", cfg->hostname);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		(void)write(fd, buf, n);
+	(void)close(fd);
+}
+
+/* proxy_accept - take one client and start its downstream connect */
+
+static void
+proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct proxy_sess *ps;
+	char peer[64], id[16];
+	int cfd, dfd, on = 1;
+
+	if ((cfd = accept(lfd, (struct sockaddr *)&ss, &len)) < 0) {
+		if (errno != EAGAIN && errno != EINTR
+		    && errno != ECONNABORTED)
+			log_warn("accept: %s", strerror(errno));
+		return;
+	}
+	if (proxy_nonblock(cfd) < 0) {
+		(void)close(cfd);
+		return;
+	}
+	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	proxy_peer(&ss, peer, sizeof(peer));
+	if (proxy_nsess >= pc->cfg.max_sessions) {
+		log_warn("refusing %s: %d sessions", peer, proxy_nsess);
+		proxy_refuse(cfd, &pc->cfg);
+		return;
+	}
+	if ((ps = malloc(sizeof(*ps))) == 0) {
+		log_warn("refusing %s: out of memory", peer);
+		proxy_refuse(cfd, &pc->cfg);
+		return;
+	}
+	proxy_serial++;
+	snprintf(id, sizeof(id), "%05X%05X", (unsigned)(now / 1000) & 0xfffff,
+	    proxy_serial & 0xfffff);
+	ps->pc = pc;
+	pc->refs++;
+	ps->cfd = cfd;
+	ps->dfd = -1;
+	ps->connecting = 0;
+	smtp_sess_init(&ps->s, &pc->cfg, id, peer, now);
+	ps->next = proxy_list;
+	proxy_list = ps;
+	proxy_nsess++;
+	log_info("%s: connect from %s", id, peer);
+	if ((dfd = socket(pc->fwd.ss_family, SOCK_STREAM, 0)) < 0
+	    || proxy_nonblock(dfd) < 0) {
+		if (dfd >= 0)
+			(void)close(dfd);
+		smtp_down_gone(&ps->s, strerror(errno), now);
+		return;
+	}
+	(void)setsockopt(dfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	ps->dfd = dfd;
+	if (connect(dfd, (struct sockaddr *)&pc->fwd, pc->fwdlen) == 0)
+		return;
+	if (errno == EINPROGRESS) {
+		ps->connecting = 1;
+		return;
+	}
+	log_warn("%s: connect to %s: %s", id, pc->cfg.forward,
+	    strerror(errno));
+	(void)close(dfd);
+	ps->dfd = -1;
+	smtp_down_gone(&ps->s, "connect failed", now);
+}
+
+/* proxy_close_down - close the downstream connection */
+
+static void
+proxy_close_down(struct proxy_sess *ps, const char *why, int64_t now)
+{
+	if (ps->dfd >= 0)
+		(void)close(ps->dfd);
+	ps->dfd = -1;
+	ps->connecting = 0;
+	smtp_down_gone(&ps->s, why, now);
+}
+
+/* proxy_free - end a session */
+
+static void
+proxy_free(struct proxy_sess *ps)
+{
+	struct proxy_sess **pp;
+
+	for (pp = &proxy_list; *pp; pp = &(*pp)->next)
+		if (*pp == ps) {
+			*pp = ps->next;
+			break;
+		}
+	log_info("%s: disconnect from %s", ps->s.id, ps->s.peer);
+	smtp_sess_free(&ps->s);
+	if (ps->dfd >= 0)
+		(void)close(ps->dfd);
+	(void)close(ps->cfd);
+	proxy_cfg_unref(ps->pc);
+	free(ps);
+	proxy_nsess--;
+}
+
+/* proxy_io - move bytes for one session after poll() */
+
+static void
+proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
+{
+	struct smtp_sess *s = &ps->s;
+	unsigned char *b;
+	const unsigned char *o;
+	size_t room;
+	ssize_t n;
+	int err;
+	socklen_t elen = sizeof(err);
+	short ev;
+
+	if (ps->cpfd >= 0 && (ev = pfd[ps->cpfd].revents) != 0) {
+		if (ev & (POLLIN | POLLHUP | POLLERR)) {
+			b = smtp_cin_buf(s, &room);
+			if (room > 0) {
+				n = read(ps->cfd, b, room);
+				if (n > 0)
+					smtp_cin_ack(s, n, now);
+				else if (n == 0)
+					smtp_cin_ack(s, 0, now);
+				else if (errno != EAGAIN && errno != EINTR)
+					smtp_client_gone(s, strerror(errno));
+			}
+		}
+		if ((ev & POLLOUT) && s->state != SMTP_WAIT_NOTHING) {
+			o = smtp_cout_buf(s, &room);
+			if (room > 0) {
+				n = write(ps->cfd, o, room);
+				if (n >= 0)
+					smtp_cout_ack(s, n);
+				else if (errno != EAGAIN && errno != EINTR)
+					smtp_client_gone(s, strerror(errno));
+			}
+		}
+	}
+	if (ps->dpfd >= 0 && ps->dfd >= 0
+	    && (ev = pfd[ps->dpfd].revents) != 0) {
+		if (ps->connecting) {
+			if (getsockopt(ps->dfd, SOL_SOCKET, SO_ERROR, &err,
+			    &elen) < 0)
+				err = errno;
+			if (err != 0) {
+				log_warn("%s: connect to %s: %s", s->id,
+				    ps->pc->cfg.forward, strerror(err));
+				proxy_close_down(ps, "connect failed", now);
+			} else
+				ps->connecting = 0;
+		} else {
+			if (ev & (POLLIN | POLLHUP | POLLERR)) {
+				b = smtp_din_buf(s, &room);
+				n = room > 0 ? read(ps->dfd, b, room) : -2;
+				if (n > 0)
+					smtp_din_ack(s, n);
+				else if (n == 0)
+					proxy_close_down(ps, "connection "
+					    "closed", now);
+				else if (n == -1 && errno != EAGAIN
+				    && errno != EINTR)
+					proxy_close_down(ps, strerror(errno),
+					    now);
+			}
+			if ((ev & POLLOUT) && ps->dfd >= 0) {
+				o = smtp_dout_buf(s, &room);
+				if (room > 0) {
+					n = write(ps->dfd, o, room);
+					if (n >= 0)
+						smtp_dout_ack(s, n, now);
+					else if (errno != EAGAIN
+					    && errno != EINTR)
+						proxy_close_down(ps,
+						    strerror(errno), now);
+				}
+			}
+		}
+	}
+	if (ps->nmpfd > 0 && s->msg)
+		msg_event(s->msg, pfd + ps->mpfd, ps->nmpfd, now);
+}
+
+/* proxy_reload - SIGHUP: new settings for new sessions */
+
+static struct proxy_cfg *
+proxy_reload(const char *path, struct proxy_cfg *cur)
+{
+	struct cfg next;
+	struct proxy_cfg *pc;
+	char why[CFG_LINE_MAX + 256];
+	int i, same;
+
+	if (cfg_load(&next, path, 1, why, sizeof(why)) < 0) {
+		log_warn("reload: keeping the old settings: %s", why);
+		return (cur);
+	}
+	same = next.nlisten == cur->cfg.nlisten;
+	for (i = 0; same && i < next.nlisten; i++)
+		same = strcmp(next.listen[i], cur->cfg.listen[i]) == 0;
+	if (!same)
+		log_warn("reload: listen changes need a restart; ignored");
+	if ((pc = proxy_cfg_new(&next, why, sizeof(why))) == 0) {
+		log_warn("reload: keeping the old settings: %s", why);
+		explicit_bzero(&next, sizeof(next));
+		return (cur);
+	}
+	explicit_bzero(&next, sizeof(next));
+	if (store_init(&pc->cfg, why, sizeof(why)) < 0) {
+		log_warn("reload: keeping the old settings: store: %s", why);
+		proxy_cfg_unref(pc);
+		return (cur);
+	}
+	pc->cfg.nlisten = cur->cfg.nlisten;
+	memcpy(pc->cfg.listen, cur->cfg.listen, sizeof(pc->cfg.listen));
+	log_info("reload: new settings in effect for new sessions");
+	proxy_cfg_unref(cur);
+	return (pc);
+}
+
+/* proxy_fdlimit - room for two descriptors a session and the uploads */
+
+static void
+proxy_fdlimit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* proxy_run - run the proxy in the foreground until SIGTERM */
 
 int
 proxy_run(const char *path, struct cfg *cfg)
 {
-	(void)path;
-	(void)cfg;
-	log_error("proxy: not yet built");
-	return (DETACH_EX_SOFTWARE);
+	struct proxy_cfg *pc;
+	struct proxy_sess *ps, *next;
+	struct pollfd *pfd = 0;
+	struct sigaction sa;
+	char why[CFG_LINE_MAX + 256];
+	int lfd[CFG_LISTEN_MAX], nl, i, npfd, cap = 0, want, n, stopping = 0;
+	int lpfd, timeout;
+	int64_t now, dl, stop_deadline = 0;
+	unsigned char sig[16];
+
+	proxy_fdlimit();
+	if ((pc = proxy_cfg_new(cfg, why, sizeof(why))) == 0)
+		log_fatal(DETACH_EX_CONFIG, "forward: %s", why);
+	if (store_init(&pc->cfg, why, sizeof(why)) < 0)
+		log_fatal(DETACH_EX_CONFIG, "store: %s", why);
+	for (nl = 0; nl < cfg->nlisten; nl++)
+		if ((lfd[nl] = proxy_listen(cfg->listen[nl], why,
+		    sizeof(why))) < 0)
+			log_fatal(DETACH_EX_OSERR, "%s", why);
+	if (pipe(proxy_sigpipe) < 0 || proxy_nonblock(proxy_sigpipe[0]) < 0
+	    || proxy_nonblock(proxy_sigpipe[1]) < 0)
+		log_fatal(DETACH_EX_OSERR, "pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = proxy_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, 0);
+	sigaction(SIGINT, &sa, 0);
+	sigaction(SIGHUP, &sa, 0);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < nl; i++)
+		log_info("listening on %s, forwarding to %s", cfg->listen[i],
+		    cfg->forward);
+
+	for (;;) {
+		now = clock_ms();
+		if (stopping && (proxy_nsess == 0 || now >= stop_deadline))
+			break;
+		/* Deadlines first, then what each session waits on. */
+		n = 1 + nl + proxy_nsess * (2 + PROXY_MSG_PFD_MAX);
+		if (n > cap) {
+			free(pfd);
+			cap = n + 64;
+			if ((pfd = calloc(cap, sizeof(*pfd))) == 0)
+				log_panic("out of memory for %d pollfds", cap);
+		}
+		npfd = 0;
+		pfd[npfd].fd = proxy_sigpipe[0];
+		pfd[npfd++].events = POLLIN;
+		lpfd = npfd;
+		for (i = 0; i < nl; i++) {
+			pfd[npfd].fd = stopping ? -1 : lfd[i];
+			pfd[npfd++].events = POLLIN;
+		}
+		dl = stopping ? stop_deadline : now + 3600 * 1000;
+		for (ps = proxy_list; ps; ps = next) {
+			next = ps->next;
+			if (ps->s.state != SMTP_WAIT_NOTHING
+			    && now >= ps->s.deadline)
+				smtp_timeout(&ps->s, now);
+			smtp_run(&ps->s, now);
+			want = smtp_want(&ps->s);
+			if (want & SMTP_WANT_DCLOSE)
+				proxy_close_down(ps, 0, now);
+			if (want & SMTP_WANT_CLOSE) {
+				proxy_free(ps);
+				continue;
+			}
+			ps->cpfd = ps->dpfd = -1;
+			ps->nmpfd = 0;
+			if (want & (SMTP_WANT_CREAD | SMTP_WANT_CWRITE)) {
+				ps->cpfd = npfd;
+				pfd[npfd].fd = ps->cfd;
+				pfd[npfd].revents = 0;
+				pfd[npfd++].events =
+				    (want & SMTP_WANT_CREAD ? POLLIN : 0)
+				    | (want & SMTP_WANT_CWRITE ? POLLOUT : 0);
+			}
+			if (ps->dfd >= 0 && (ps->connecting || (want
+			    & (SMTP_WANT_DREAD | SMTP_WANT_DWRITE)))) {
+				ps->dpfd = npfd;
+				pfd[npfd].fd = ps->dfd;
+				pfd[npfd].revents = 0;
+				pfd[npfd++].events = ps->connecting ? POLLOUT :
+				    (want & SMTP_WANT_DREAD ? POLLIN : 0)
+				    | (want & SMTP_WANT_DWRITE ? POLLOUT : 0);
+			}
+			if ((want & SMTP_WANT_STORE) && ps->s.msg) {
+				ps->mpfd = npfd;
+				ps->nmpfd = msg_poll(ps->s.msg, pfd + npfd,
+				    PROXY_MSG_PFD_MAX, &dl);
+				npfd += ps->nmpfd;
+			}
+			if (ps->s.deadline < dl)
+				dl = ps->s.deadline;
+		}
+		if (stopping && proxy_nsess == 0)
+			break;
+		timeout = dl <= now ? 0 : (dl - now > 3600000 ? 3600000 :
+		    (int)(dl - now));
+		if (poll(pfd, npfd, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_panic("poll: %s", strerror(errno));
+		}
+		now = clock_ms();
+		if (pfd[0].revents & POLLIN) {
+			while ((n = read(proxy_sigpipe[0], sig,
+			    sizeof(sig))) > 0) {
+				for (i = 0; i < n; i++) {
+					if (sig[i] == SIGHUP && !stopping)
+						pc = proxy_reload(path, pc);
+					else if ((sig[i] == SIGTERM
+					    || sig[i] == SIGINT) && !stopping) {
+						log_info("stopping: %d sessions "
+						    "in flight", proxy_nsess);
+						stopping = 1;
+						stop_deadline = now +
+						    pc->cfg.timeout_ms;
+						for (ps = proxy_list; ps;
+						    ps = ps->next)
+							smtp_shutdown(&ps->s,
+							    now);
+					}
+				}
+			}
+		}
+		for (ps = proxy_list; ps; ps = ps->next)
+			proxy_io(ps, pfd, now);
+		for (i = 0; i < nl && !stopping; i++) {
+			if ((pfd[lpfd + i].revents & POLLIN) == 0)
+				continue;
+			for (n = 0; n < PROXY_ACCEPT_BURST; n++) {
+				int before = proxy_nsess;
+
+				proxy_accept(lfd[i], pc, now);
+				if (proxy_nsess == before)
+					break;
+			}
+		}
+	}
+	/* Sessions still here outlived the deadline of SIGTERM. */
+	while (proxy_list)
+		proxy_free(proxy_list);
+	for (i = 0; i < nl; i++)
+		(void)close(lfd[i]);
+	free(pfd);
+	proxy_cfg_unref(pc);
+	store_shutdown();
+	log_info("stopped");
+	return (DETACH_EX_OK);
 }

@@ -1,0 +1,406 @@
+#!/bin/bash
+# proxy.test.sh - detach as Postfix's before-queue filter, end to end
+#
+# A private Postfix (tests/peers/postfix.sh, wired with the very lines of
+# docs/postfix.md): front smtpd -> detach -> after-filter smtpd -> queue
+# -> virtual(8) maildirs that the test counts. Expectations come from
+# the messages the test builds and from sha256sum of the files it
+# attaches, never from detach's own output. Prints ok/FAIL lines.
+
+cd "$(dirname "$0")/.." || exit 1
+. tests/peers/postfix.sh
+
+fails=0
+t() {	# t NAME COND...
+	name=$1
+	shift
+	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+
+for tool in postfix python3 sha256sum; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "FAIL proxy: $tool is not installed"
+		exit 1
+	fi
+done
+[ "$(id -u)" = 0 ] || { echo "FAIL proxy: Postfix tests need root"; exit 1; }
+DETACH=${DETACH:-./detach}
+[ -x "$DETACH" ] || { echo "FAIL proxy: build ./detach first"; exit 1; }
+
+T=$(mktemp -d /tmp/detach-proxy.XXXXXX)
+chmod 755 "$T"
+DPID=
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
+	[ -n "${FPID:-}" ] && kill "$FPID" 2>/dev/null
+	pf_stop
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+# The SMTP client: plain sockets, so every byte on the wire is ours.
+cat >"$T/smtpc.py" <<'EOF'
+import socket, sys, time
+
+def reply(f):
+    lines = []
+    while True:
+        l = f.readline()
+        if not l:
+            return lines, "EOF"
+        l = l.decode("latin-1").rstrip("\r\n")
+        lines.append(l)
+        if len(l) < 4 or l[3] != "-":
+            return lines, l[:3]
+
+def session(port, sender, rcpts, data, xclient=None, cut=None, host="127.0.0.1"):
+    s = socket.create_connection((host, port), timeout=120)
+    f = s.makefile("rb")
+    out = []
+    def cmd(c):
+        s.sendall(c.encode() + b"\r\n")
+        l, code = reply(f)
+        out.append((c.split(" ")[0], code, l[-1] if l else ""))
+        return code
+    reply(f)
+    cmd("EHLO client.test")
+    if xclient:
+        cmd("XCLIENT " + xclient)
+        cmd("EHLO client.test")
+    cmd("MAIL FROM:<%s>" % sender)
+    for r in rcpts:
+        cmd("RCPT TO:<%s>" % r)
+    if cmd("DATA") == "354":
+        body = b"".join(b"." + l if l.startswith(b".") else l
+                        for l in data.splitlines(True))
+        if cut is not None:
+            s.sendall(body[:cut])
+            s.close()
+            return out
+        s.sendall(body + b".\r\n")
+        l, code = reply(f)
+        out.append(("DOT", code, l[-1] if l else ""))
+    cmd("QUIT")
+    s.close()
+    return out
+
+if __name__ == "__main__":
+    port, sender, rcpts, path = sys.argv[1:5]
+    xclient = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != "-" else None
+    cut = int(sys.argv[6]) if len(sys.argv) > 6 else None
+    data = open(path, "rb").read()
+    for verb, code, text in session(int(port), sender, rcpts.split(","),
+                                     data, xclient, cut):
+        print(verb, code, text)
+EOF
+
+# mkmsg OUT [ATTACHMENT [NAME]] - a CRLF message; the attachment base64
+mkmsg() {
+	python3 - "$@" <<'EOF'
+import base64, sys
+out = sys.argv[1]
+att = sys.argv[2] if len(sys.argv) > 2 else None
+name = sys.argv[3] if len(sys.argv) > 3 else "file.bin"
+h = ("From: <a@example.org>\r\nTo: <bob@example.test>\r\n"
+     "Subject: test %s\r\nDate: Wed, 1 Jan 2025 00:00:00 +0000\r\n"
+     "Message-ID: <%s@example.org>\r\nMIME-Version: 1.0\r\n" % (out.split("/")[-1], out.split("/")[-1]))
+text = ("Hello.\r\n.leading dot\r\n..two dots\r\n.\r\nthe line above was a lone dot\r\n"
+        "token %s\r\n" % out.split("/")[-1])
+if att is None:
+    m = h + "Content-Type: text/plain\r\n\r\n" + text
+else:
+    b64 = base64.encodebytes(open(att, "rb").read()).decode().replace("\n", "\r\n")
+    m = (h + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\n'
+         "Content-Type: text/plain\r\n\r\n" + text + "\r\n--b1\r\n"
+         "Content-Type: application/octet-stream\r\n"
+         'Content-Disposition: attachment; filename="%s"\r\n'
+         "Content-Transfer-Encoding: base64\r\n\r\n" % name + b64 + "--b1--\r\n")
+open(out, "wb").write(m.encode())
+EOF
+}
+
+# body_of FILE - a delivered message less the headers Postfix put on top
+body_of() {
+	awk 'BEGIN { top = 1 }
+	    top && /^(Return-Path|Delivered-To|Received):/ { skip = 1; next }
+	    top && skip && /^[ \t]/ { next }
+	    { top = 0; skip = 0; print }' "$1"
+}
+
+# received_top FILE - the first Received: header, unfolded
+received_top() {
+	awk '/^Received:/ { r = $0; on = 1; next }
+	    on && /^[ \t]/ { r = r " " $0; next }
+	    on { print r; exit }' "$1"
+}
+
+# one_file USER - the only message of USER
+one_file() { ls "$PF/mail/$1/new/"* 2>/dev/null | head -1; }
+
+conf() {	# conf FILE STORE POLICY [TIMEOUT]
+	cat >"$1" <<EOF
+store = $2
+link_base = https://files.example.test/a/
+min_size = 100k
+secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+on_store_failure = $3
+spool_dir = $T/dspool
+listen = 127.0.0.1:$PF_FILTER, 127.0.0.1:$PF_FILTER2, [::1]:$PF_FILTER
+forward = 127.0.0.1:$PF_AFTER
+max_sessions = ${MAXS:-100}
+timeout = ${4:-30s}
+hostname = detach.example.test
+EOF
+}
+
+# wait_log TEXT - until detach's log has TEXT (bounded)
+wait_log() {
+	i=0
+	while ! grep -q -- "$1" "$T/detach.log" && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	grep -q -- "$1" "$T/detach.log"
+}
+
+PF_AFTER_EXTRA="  -o smtpd_recipient_restrictions=check_recipient_access,texthash:$T/pf/etc/rcpt_access,permit_mynetworks,reject
+  -o smtpd_end_of_data_restrictions=check_sender_access,texthash:$T/pf/etc/sender_access"
+pf_init "$T/pf"
+echo "reject@example.test 550 5.1.1 no such user here" >"$PF/etc/rcpt_access"
+echo "tempfail@example.org 451 4.7.1 try again later" >"$PF/etc/sender_access"
+if ! pf_start; then
+	echo "FAIL proxy: Postfix did not start"
+	exit 1
+fi
+mkdir -p "$T/store" "$T/dspool"
+conf "$T/detach.conf" "dir:$T/store" keep
+"$DETACH" -c "$T/detach.conf" >"$T/detach.log" 2>&1 &
+DPID=$!
+pf_wait_port "$PF_FILTER" || { echo "FAIL proxy: detach did not listen"; cat "$T/detach.log"; exit 1; }
+send() { python3 "$T/smtpc.py" "$@"; }
+
+# 1. A plain message: delivered byte for byte, bar Postfix's headers.
+mkmsg "$T/plain.eml"
+send "$PF_FRONT" a@example.org bob@example.test "$T/plain.eml" >"$T/out1"
+t "plain: 250 at the dot" grep -q '^DOT 250 ' "$T/out1"
+t "plain: delivered" pf_wait_count bob 1
+f=$(one_file bob)
+tr -d '\r' <"$T/plain.eml" >"$T/plain.lf"
+t "plain: byte-identical bar Received" cmp -s "$T/plain.lf" <(body_of "$f")
+t "plain: log line" grep -q 'from=<a@example.org> size=[0-9]* nrcpt=1 detached=0' "$T/detach.log"
+
+# 2. An attachment: the link part is delivered, the store holds the file.
+head -c 300000 /dev/urandom >"$T/att.bin"
+want=$(sha256sum <"$T/att.bin" | cut -d' ' -f1)
+mkmsg "$T/att.eml" "$T/att.bin" report.pdf
+send "$PF_FRONT" a@example.org alice@example.test "$T/att.eml" >"$T/out2"
+t "attachment: 250 at the dot" grep -q '^DOT 250 ' "$T/out2"
+t "attachment: delivered" pf_wait_count alice 1
+f=$(one_file alice)
+t "attachment: link part delivered" grep -q "^X-Detach-URL: https://files.example.test/a/.*report.pdf" "$f"
+t "attachment: X-Detach-SHA256 of the file" grep -qi "^X-Detach-SHA256: $want" "$f"
+t "attachment: base64 gone" test "$(stat -c %s "$f")" -lt 20000
+obj=$(find "$T/store" -type f -name 'report.pdf' | head -1)
+t "attachment: stored object equals the file" test -n "$obj" -a "$(sha256sum <"${obj:-/dev/null}" | cut -d' ' -f1)" = "$want"
+t "attachment: log line detached=1" grep -q 'nrcpt=1 detached=1 saved=[1-9]' "$T/detach.log"
+
+# 3. XFORWARD: the after-filter smtpd names the client the front saw.
+send "$PF_FRONT" a@example.org carol@example.test "$T/plain.eml" \
+    "ADDR=192.0.2.7 NAME=client.example HELO=helo.example" >"$T/out3"
+t "xforward: delivered" pf_wait_count carol 1
+r=$(received_top "$(one_file carol)")
+t "xforward: Received names helo.example" grep -q 'from helo.example ' <<<"$r"
+t "xforward: Received names client.example [192.0.2.7]" grep -q '(client.example \[192.0.2.7\])' <<<"$r"
+
+# 4. Downstream rejects one recipient: the client sees that 550.
+send "$PF_FRONT" a@example.org bob@example.test,reject@example.test "$T/plain.eml" >"$T/out4"
+t "rcpt 550: client sees 550 5.1.1" grep -q '^RCPT 550 550 5.1.1' "$T/out4"
+t "rcpt 550: the other recipient delivered" pf_wait_count bob 2
+
+# 5. Downstream tempfails at the dot: 451, nothing delivered.
+send "$PF_FRONT" tempfail@example.org tempfail@example.test "$T/att.eml" >"$T/out5"
+t "dot 451: client sees 451" grep -q '^DOT 451 ' "$T/out5"
+pf_queue_empty
+t "dot 451: nothing delivered" test "$(pf_count tempfail)" -eq 0
+
+# 6. speed_adjust on the front smtpd works too.
+send "$PF_FRONT2" a@example.org u60@example.test "$T/att.eml" >"$T/out6"
+t "speed_adjust: 250 at the dot" grep -q '^DOT 250 ' "$T/out6"
+pf_wait_count u60 1 && f=$(one_file u60)
+t "speed_adjust: link part delivered" grep -qi "^X-Detach-SHA256: $want" "${f:-/dev/null}"
+
+# 7. Client gone in the middle of DATA: nothing delivered, no spool left.
+send "$PF_FRONT" a@example.org u59@example.test "$T/att.eml" - 150000 >"$T/out7"
+send "$PF_FILTER" a@example.org u59@example.test "$T/att.eml" - 150000 >>"$T/out7"
+wait_log "lost connection with client"
+pf_queue_empty
+t "client gone: nothing delivered" test "$(pf_count u59)" -eq 0
+t "client gone: no spool file left" test -z "$(ls -A "$T/dspool")"
+t "client gone: no spool descriptor left" test -z "$(ls -l /proc/$DPID/fd 2>/dev/null | grep -e dspool -e memfd)"
+
+# 8. Straight to detach: EHLO filter, 502, line limits, pipelining, [::1].
+python3 - "$PF_FILTER" >"$T/out8" <<'EOF'
+import socket, sys
+sys.path.insert(0, sys.argv[0])
+port = int(sys.argv[1])
+def conn(host="127.0.0.1", fam=socket.AF_INET):
+    s = socket.socket(fam); s.connect((host, port)); return s, s.makefile("rb")
+def rep(f):
+    ls = []
+    while True:
+        l = f.readline().decode("latin-1").rstrip("\r\n"); ls.append(l)
+        if len(l) < 4 or l[3] != "-": return ls
+s, f = conn()
+print("greet", rep(f)[0])
+s.sendall(b"EHLO x.test\r\n"); e = rep(f)
+print("ehlo", " ".join(l[4:].split(" ")[0] for l in e))
+print("xfwdline", [l for l in e if "XFORWARD" in l])
+s.sendall(b"VRFY root\r\n"); print("vrfy", rep(f)[0][:3])
+s.sendall(b"BDAT 10 LAST\r\n"); print("bdat", rep(f)[0][:3])
+s.sendall(b"STARTTLS\r\n"); print("starttls", rep(f)[0][:3])
+# RFC 5321 4.5.3.1.4: 512 octets with CRLF for NOOP; 2048 for MAIL
+for n in (511, 512, 513):
+    s.sendall(b"NOOP " + b"x" * (n - 7) + b"\r\n"); print("noop%d" % n, rep(f)[0][:3])
+for n in (2047, 2048, 2049):
+    s.sendall(b"RSET\r\n"); rep(f)
+    line = b"MAIL FROM:<" + b"x" * (n - 2 - 24) + b"@example.org>"
+    s.sendall(line + b"\r\n"); print("mail%d" % n, rep(f)[0])
+s.sendall(b"RSET\r\n"); rep(f)
+s.sendall(b"XFORWARD ADDR=not-an-address\r\n"); print("xfwdbad", rep(f)[0][:3])
+s.sendall(b"XFORWARD ADDR=192.0.2.9 IDENT=QID123\r\n"); print("xfwdok", rep(f)[0][:3])
+# Pipelined: answered in order, none misread.
+s.sendall(b"MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME\r\nRCPT TO:<reject@example.test>\r\n"
+          b"RCPT TO:<u58@example.test> NOTIFY=NEVER\r\nNOOP\r\nDATA\r\n")
+print("pipe", " ".join(rep(f)[0][:3] for _ in range(5)))
+s.sendall(b"Subject: pipelined\r\n\r\n..dot\r\n.\r\nQUIT\r\n")
+print("pipedot", rep(f)[0][:3], "quit", rep(f)[0][:3])
+s.close()
+s, f = conn("::1", socket.AF_INET6)
+print("v6", rep(f)[0][:3])
+s.close()
+EOF
+t "direct: greeting 220" grep -q '^greet 220 detach.example.test' "$T/out8"
+t "direct: EHLO keeps PIPELINING SIZE 8BITMIME" grep -q 'ehlo detach.example.test PIPELINING SIZE.*8BITMIME' "$T/out8"
+t "direct: EHLO drops CHUNKING STARTTLS VRFY ETRN AUTH" sh -c "! grep -E '^ehlo.*(CHUNKING|STARTTLS|VRFY|ETRN|AUTH|XCLIENT)' '$T/out8'"
+t "direct: EHLO offers XFORWARD" grep -q "250-XFORWARD NAME ADDR PROTO HELO" "$T/out8"
+t "direct: VRFY 502" grep -q '^vrfy 502' "$T/out8"
+t "direct: BDAT 502" grep -q '^bdat 502' "$T/out8"
+t "direct: STARTTLS 502" grep -q '^starttls 502' "$T/out8"
+t "direct: 511-octet NOOP 250" grep -q '^noop511 250' "$T/out8"
+t "direct: 512-octet NOOP 250" grep -q '^noop512 250' "$T/out8"
+t "direct: 513-octet NOOP 500" grep -q '^noop513 500' "$T/out8"
+t "direct: 2047-octet MAIL relayed" grep -q '^mail2047 [2-5][0-9][0-9] [0-9].[0-9].[0-9] [^E]' "$T/out8"
+t "direct: 2048-octet MAIL relayed" grep -q '^mail2048 [2-5][0-9][0-9] [0-9].[0-9].[0-9] [^E]' "$T/out8"
+t "direct: 2049-octet MAIL 500" grep -q '^mail2049 500 5.5.2 Error: line too long' "$T/out8"
+t "direct: bad XFORWARD 501" grep -q '^xfwdbad 501' "$T/out8"
+t "direct: XFORWARD relayed" grep -q '^xfwdok 250' "$T/out8"
+t "direct: pipelined replies in order" grep -q '^pipe 250 550 250 250 354' "$T/out8"
+t "direct: pipelined message 250, QUIT 221" grep -q '^pipedot 250 quit 221' "$T/out8"
+t "direct: [::1] listener" grep -q '^v6 220' "$T/out8"
+t "direct: pipelined message delivered" pf_wait_count u58 1
+t "direct: dot-unstuffed then stuffed" grep -q '^\.dot$' "$(one_file u58)"
+t "direct: IDENT in the log" wait_log "ident=QID123"
+
+# 9. 20 sessions at once, large and small interleaved.
+for i in $(seq 1 20); do
+	if [ $((i % 2)) = 1 ]; then
+		head -c $((600000 + i * 1000)) /dev/urandom >"$T/c$i.bin"
+		mkmsg "$T/c$i.eml" "$T/c$i.bin" "c$i.dat"
+	else
+		mkmsg "$T/c$i.eml"
+	fi
+done
+for i in $(seq 1 20); do
+	send "$PF_FRONT" a@example.org "s$i@example.test" "$T/c$i.eml" >"$T/c$i.out" &
+done
+wait
+ok=0
+for i in $(seq 1 20); do
+	pf_wait_count "s$i" 1 100 || continue
+	f=$(one_file "s$i")
+	if [ $((i % 2)) = 1 ]; then
+		h=$(sha256sum <"$T/c$i.bin" | cut -d' ' -f1)
+		grep -qi "^X-Detach-SHA256: $h" "$f" && ok=$((ok + 1))
+	else
+		tr -d '\r' <"$T/c$i.eml" | cmp -s - <(body_of "$f") && ok=$((ok + 1))
+	fi
+done
+t "20 sessions: all delivered, each correct ($ok/20)" test "$ok" -eq 20
+
+# 10. Store failure, reread on SIGHUP: keep delivers the original.
+: >"$T/notadir"
+conf "$T/detach.conf" "dir:$T/notadir/store" keep
+kill -HUP "$DPID"
+wait_log "reload: new settings"
+send "$PF_FRONT" a@example.org u57@example.test "$T/att.eml" >"$T/out10"
+t "store failure keep: 250 at the dot" grep -q '^DOT 250 ' "$T/out10"
+t "store failure keep: delivered unchanged" pf_wait_count u57 1
+tr -d '\r' <"$T/att.eml" >"$T/att.lf"
+t "store failure keep: byte-identical bar Received" cmp -s "$T/att.lf" <(body_of "$(one_file u57)")
+
+# 11. ... and tempfail answers 451 with nothing delivered.
+conf "$T/detach.conf" "dir:$T/notadir/store" tempfail
+kill -HUP "$DPID"
+i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+send "$PF_FRONT" a@example.org u56@example.test "$T/att.eml" >"$T/out11"
+t "store failure tempfail: 451 at the dot" grep -q '^DOT 451 ' "$T/out11"
+pf_queue_empty
+t "store failure tempfail: nothing delivered" test "$(pf_count u56)" -eq 0
+
+# 12. A bad file on SIGHUP keeps the settings in effect.
+echo "no_such_key = 1" >"$T/detach.conf"
+kill -HUP "$DPID"
+wait_log "keeping the old settings"
+send "$PF_FRONT" a@example.org u55@example.test "$T/att.eml" >"$T/out12"
+t "bad reload: old settings kept (451)" grep -q '^DOT 451 ' "$T/out12"
+conf "$T/detach.conf" "dir:$T/store" keep
+kill -HUP "$DPID"
+i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 3 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+# 13. Footprint: 50 recipients of a 10 MiB attachment, with and without.
+head -c 10485760 /dev/urandom >"$T/big.bin"
+mkmsg "$T/big.eml" "$T/big.bin" big.dat
+rc=$(seq -f 'u%g@example.test' 1 50 | paste -sd, -)
+st0=$(du -sb --apparent-size "$T/store" | cut -f1)
+send "$PF_FRONT" a@example.org "$rc" "$T/big.eml" >"$T/out13"
+n=0; for u in $(seq -f 'u%g' 1 50); do pf_wait_count "$u" 1 300 && n=$((n + 1)); done
+mail=$(find "$PF"/mail/u[0-9]* -type f -path '*/new/*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+st1=$(du -sb --apparent-size "$T/store" | cut -f1)
+with=$((mail + st1 - st0))
+rc=$(seq -f 'b%g@example.test' 1 50 | paste -sd, -)
+send "$PF_DIRECT" a@example.org "$rc" "$T/big.eml" >"$T/out13b"
+for u in $(seq -f 'b%g' 1 50); do pf_wait_count "$u" 1 300; done
+without=$(find "$PF"/mail/b[0-9]* -type f -path '*/new/*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+rm -rf "$PF"/mail/b[0-9]*
+echo "# footprint of 50 recipients, 10 MiB attachment: with detach $with bytes, without $without bytes"
+t "footprint: 50 delivered through detach" test "$n" -eq 50
+t "footprint: <= 10.1 MiB with detach ($with)" test "$with" -le $((10485760 * 101 / 100))
+t "footprint: without detach over 50 times the file ($without)" test "$without" -gt $((50 * 10485760))
+
+# 14. max_sessions: past it, 421 4.3.2.
+MAXS=2 conf "$T/detach.conf" "dir:$T/store" keep
+kill -HUP "$DPID"
+i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 4 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+python3 - "$PF_FILTER" >"$T/out14" <<'EOF'
+import socket, sys
+port = int(sys.argv[1])
+ss = []
+for i in range(3):
+    s = socket.create_connection(("127.0.0.1", port)); ss.append(s)
+    print(i, s.makefile("rb").readline().decode().strip()[:9])
+EOF
+t "max_sessions: two greeted" grep -c ' 220 detach' "$T/out14"
+t "max_sessions: the third gets 421 4.3.2" grep -q '^2 421 4.3.2' "$T/out14"
+
+# 15. SIGTERM: stops accepting, exits 0.
+kill -TERM "$DPID"
+wait "$DPID"
+rc=$?
+DPID=
+t "SIGTERM: exit 0" test "$rc" -eq 0
+t "SIGTERM: logged" grep -q "stopped" "$T/detach.log"
+
+if [ "$fails" -ne 0 ]; then
+	echo "# detach log:"; tail -40 "$T/detach.log" | sed 's/^/# /'
+	echo "# maillog:"; tail -20 "$PF/maillog" | sed 's/^/# /'
+fi
+exit 0
