@@ -2326,6 +2326,49 @@ http_xfer_request(struct http_xfer *x, int64_t now)
 	http_xfer_pump(x, now);
 }
 
+/*
+ * http_tls_suites - forward secret AEAD suites first, the fastest first
+ *
+ * BearSSL's full profile puts ChaCha20 first; with AES-NI and PCLMUL,
+ * AES-GCM moves the body faster. Older suites stay, last, for old
+ * stores.
+ */
+static void
+http_tls_suites(br_ssl_engine_context *eng)
+{
+	static const uint16_t aes_first[] = {
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+		BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
+	};
+	static const uint16_t chacha_first[] = {
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+		BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
+	};
+
+	if (br_aes_x86ni_ctr_get_vtable() != 0 && br_ghash_pclmul_get() != 0)
+		br_ssl_engine_set_suites(eng, aes_first,
+		    sizeof(aes_first) / sizeof(aes_first[0]));
+	else
+		br_ssl_engine_set_suites(eng, chacha_first,
+		    sizeof(chacha_first) / sizeof(chacha_first[0]));
+}
+
 /* http_xfer_ready - the TCP connection is up: TLS, then the request */
 static void
 http_xfer_ready(struct http_xfer *x, int64_t now)
@@ -2342,6 +2385,7 @@ http_xfer_ready(struct http_xfer *x, int64_t now)
 		x->c->tls = t;
 		br_ssl_client_init_full(&t->sc, &t->xc, st->ta, st->nta);
 		br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
+		http_tls_suites(&t->sc.eng);
 		br_ssl_engine_set_buffer(&t->sc.eng, t->buf, sizeof(t->buf), 1);
 		if (st->has_session)
 			br_ssl_engine_set_session_parameters(&t->sc.eng,

@@ -9,10 +9,11 @@
 #			base64 attachment: spool, decode, SHA-256, HEAD, PUT
 #   uploader		http_upload_wait() alone on the decoded spool file
 #			(a small driver built here against http.c)
-# and prints the best MB/s of each, the ratios to curl, and detach's peak
+# and prints the median MB/s of each, the ratios to curl, and detach's peak
 # RSS from /usr/bin/time -v. Wall-clock time of detach -p includes reading,
 # spooling and decoding the 137 MB message; the last line compares the
-# PUTs alone as nginx's $request_time measured them. Usage: bench/upload.sh [SIZE_MB [ROUNDS]]
+# PUTs alone as nginx's $request_time measured them. KEEP=1 keeps the
+# temporary directory (nginx logs in ng/logs/). Usage: bench/upload.sh [SIZE_MB [ROUNDS]]
 
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/nginx.sh
@@ -25,7 +26,7 @@ done
 [ -x ./detach ] || { echo "upload.sh: build ./detach first"; exit 1; }
 
 T=$(mktemp -d /tmp/detach-bench.XXXXXX)
-trap 'nginx_stop; rm -rf "$T"' EXIT
+trap 'nginx_stop; [ -n "$KEEP" ] || rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
 HP=$(free_port); SP=$(free_port)
 mkdir -p "$T/ng/pki" "$T/spool"
@@ -120,7 +121,7 @@ cc -O2 -std=c11 -D_GNU_SOURCE -DDETACH_NO_MAIN -I. -I/usr/include/bearssl \
 
 now() { python3 -c 'import time; print(time.monotonic())'; }
 mbs() { python3 -c "import sys; print('%.1f' % ($SIZE_MB / float(sys.argv[1])))" "$1"; }
-best() { printf '%s\n' "$@" | sort -g | head -1; }
+med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 curl_t=() detach_t=() put_t=()
 for r in $(seq 1 "$ROUNDS"); do
@@ -147,13 +148,13 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "round $r: curl $(mbs "${curl_t[-1]}") MB/s, detach -p $(mbs "${detach_t[-1]}") MB/s (peak RSS ${rss} kB), uploader $(mbs "${put_t[-1]}") MB/s"
 done
 # nginx's own clock for the PUTs: first request byte to the response
-rt() { awk -v u="$1" '$1 == "PUT" && index($2, u) == 1 && $3 ~ /^20/ { print $5 }' "$T/ng/logs/timed.log" | sort -g | head -1; }
-c=$(best "${curl_t[@]}"); d=$(best "${detach_t[@]}"); p=$(best "${put_t[@]}")
+rt() { med $(awk -v u="$1" '$1 == "PUT" && index($2, u) == 1 && $3 ~ /^20/ { print $5 }' "$T/ng/logs/timed.log"); }
+c=$(med "${curl_t[@]}"); d=$(med "${detach_t[@]}"); p=$(med "${put_t[@]}")
 nc=$(rt /curl/); nd=$(rt /bench/); np=$(rt /put/)
-echo "best of $ROUNDS, $SIZE_MB MB over https to nginx on loopback:"
+echo "median of $ROUNDS, $SIZE_MB MB over https to nginx on loopback:"
 echo "  curl -T    $(mbs "$c") MB/s"
 echo "  detach -p  $(mbs "$d") MB/s  ($(python3 -c "print('%.2f' % ($c / $d))")x curl), peak RSS ${rss} kB"
 echo "  uploader   $(mbs "$p") MB/s  ($(python3 -c "print('%.2f' % ($c / $p))")x curl)"
-echo "  PUT as nginx timed it (request_time, best): curl $(mbs "$nc") MB/s," \
+echo "  PUT as nginx timed it (request_time, median): curl $(mbs "$nc") MB/s," \
     "detach -p $(mbs "$nd") MB/s ($(python3 -c "print('%.2f' % ($nc / $nd))")x curl)," \
     "uploader $(mbs "$np") MB/s"
