@@ -962,16 +962,32 @@ s3_canon_path(struct http_out *o, const char *p, size_t n, int normalize)
 		http_addc(o, '/');
 }
 
+/* A query parameter, encoded, as offsets into a scratch buffer. */
+struct s3_param {
+	size_t	koff;
+	size_t	klen;
+	size_t	voff;
+	size_t	vlen;
+};
+
+/* s3_cmp - byte order of two encoded strings */
+static int
+s3_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return (c ? c : (alen > blen) - (alen < blen));
+}
+
 /* s3_canon_query - parameters encoded, sorted by name then value */
 static void
 s3_canon_query(struct http_out *o, const char *q, size_t n)
 {
 	char scratch[HTTP_LINE_MAX];
 	struct http_out s;
-	size_t koff[S3_QUERY_MAX], klen[S3_QUERY_MAX];
-	size_t voff[S3_QUERY_MAX], vlen[S3_QUERY_MAX];
-	size_t i, j, eq, a, b;
-	int np = 0, k, m, t, c;
+	struct s3_param p[S3_QUERY_MAX], t;
+	size_t i, j, eq;
+	int np = 0, k, m, c;
 
 	http_out_init(&s, scratch, sizeof(scratch));
 	for (i = 0; q && i < n; i = j + 1) {
@@ -985,51 +1001,40 @@ s3_canon_query(struct http_out *o, const char *q, size_t n)
 		}
 		for (eq = i; eq < j && q[eq] != '='; eq++)
 			;
-		koff[np] = s.len;
+		p[np].koff = s.len;
 		s3_encode(&s, q + i, eq - i, 0);
-		klen[np] = s.len - koff[np];
-		voff[np] = s.len;
+		p[np].klen = s.len - p[np].koff;
+		p[np].voff = s.len;
 		if (eq < j)
 			s3_encode(&s, q + eq + 1, j - eq - 1, 0);
-		vlen[np] = s.len - voff[np];
+		p[np].vlen = s.len - p[np].voff;
 		np++;
 	}
 	if (s.over) {
 		o->over = 1;
 		return;
 	}
-	/* insertion sort of at most S3_QUERY_MAX entries, by byte value */
-	for (k = 1; k < np; k++) {
+	/* insertion sort of at most S3_QUERY_MAX entries */
+	for (k = 1; k < np; k++)
 		for (m = k; m > 0; m--) {
-			a = klen[m - 1] < klen[m] ? klen[m - 1] : klen[m];
-			c = memcmp(scratch + koff[m - 1], scratch + koff[m], a);
+			c = s3_cmp(scratch + p[m - 1].koff, p[m - 1].klen,
+			    scratch + p[m].koff, p[m].klen);
 			if (c == 0)
-				c = (klen[m - 1] > klen[m]) - (klen[m - 1] < klen[m]);
-			if (c == 0) {
-				b = vlen[m - 1] < vlen[m] ? vlen[m - 1] : vlen[m];
-				c = memcmp(scratch + voff[m - 1],
-				    scratch + voff[m], b);
-				if (c == 0)
-					c = (vlen[m - 1] > vlen[m])
-					    - (vlen[m - 1] < vlen[m]);
-			}
+				c = s3_cmp(scratch + p[m - 1].voff,
+				    p[m - 1].vlen, scratch + p[m].voff,
+				    p[m].vlen);
 			if (c <= 0)
 				break;
-#define S3_SWAP(v) do { size_t tmp_ = v[m]; v[m] = v[m - 1]; \
-	v[m - 1] = tmp_; } while (0)
-			S3_SWAP(koff);
-			S3_SWAP(klen);
-			S3_SWAP(voff);
-			S3_SWAP(vlen);
-#undef S3_SWAP
+			t = p[m];
+			p[m] = p[m - 1];
+			p[m - 1] = t;
 		}
-	}
-	for (t = 0; t < np; t++) {
-		if (t > 0)
+	for (k = 0; k < np; k++) {
+		if (k > 0)
 			http_addc(o, '&');
-		http_add(o, scratch + koff[t], klen[t]);
+		http_add(o, scratch + p[k].koff, p[k].klen);
 		http_addc(o, '=');
-		http_add(o, scratch + voff[t], vlen[t]);
+		http_add(o, scratch + p[k].voff, p[k].vlen);
 	}
 }
 
@@ -2244,6 +2249,7 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	struct http_out o;
 	struct tm tm;
 	time_t now = time(0);
+	int i;
 
 	if (gmtime_r(&now, &tm) == 0
 	    || strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm) == 0)
@@ -2254,7 +2260,7 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	h[1].value = payload;
 	h[2].name = "x-amz-date";
 	h[2].value = date;
-	for (int i = 0; i < 3; i++) {
+	for (i = 0; i < 3; i++) {
 		h[i].namelen = strlen(h[i].name);
 		h[i].valuelen = strlen(h[i].value);
 	}
