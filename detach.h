@@ -494,8 +494,9 @@ extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
 /* Idle keep-alive connections kept per store; more are closed. */
 #define HTTP_POOL_MAX		8
 
-/* A pooled connection older than this is closed, not reused: servers
- * close idle connections after 5 s (S3) to 75 s (nginx). */
+/* A pooled connection idle longer than this is closed, not reused:
+ * servers close idle ones after 5 s (Node, s3rver) to 75 s (nginx),
+ * and a request on a connection closing under it is wasted. */
 #define HTTP_IDLE_MS		4000
 
 /* Attempts per object (connect failures, broken connections, 5xx),
