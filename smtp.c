@@ -1127,7 +1127,7 @@ smtp_content(struct smtp_sess *s, int64_t now)
 	    &end);
 	s->size += out;
 	if (s->msg && out > 0 && msg_feed(s->msg, s->cin, out) < 0) {
-		log_warn("%s: spool write error: %s", s->id, msg_why(s->msg));
+		log_warn("%s: message job failed: %s", s->id, msg_why(s->msg));
 		msg_free(s->msg);
 		s->msg = 0;
 		s->fail = "queue file write error";

@@ -71,7 +71,7 @@ maximal_backoff_time = 2s
 EOF
 	# virtual(8) takes no regexp substitution: one line per mailbox.
 	for u in bob alice carol reject tempfail $(seq -f 'u%g' 1 60) \
-	    $(seq -f 's%g' 1 40) $(seq -f 'b%g' 1 60); do
+	    $(seq -f 's%g' 1 40) $(seq -f 'b%g' 1 60) $(seq -f 'f%g' 1 50); do
 		echo "$u@example.test $u/"
 	done >"$PF/etc/vmaps"
 	sed -e 's/^smtp\([ ]*\)inet/#smtp\1inet/' /etc/postfix/master.cf |
@@ -102,6 +102,7 @@ pf_start() {
 }
 
 pf_stop() {
+	local i pid
 	postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
 	pid=$(cat "$PF/spool/pid/master.pid" 2>/dev/null | tr -d ' ')
 	i=0
@@ -112,7 +113,7 @@ pf_stop() {
 
 # pf_wait_port PORT - until something listens (bounded)
 pf_wait_port() {
-	i=0
+	local i=0
 	while [ $i -lt 100 ]; do
 		if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then
 			return 0
@@ -130,7 +131,7 @@ pf_count() {
 
 # pf_wait_count USER N [TENTHS] - until USER has N messages; bounded
 pf_wait_count() {
-	i=0
+	local i=0
 	while [ "$(pf_count "$1")" -lt "$2" ] && [ $i -lt "${3:-300}" ]; do
 		postqueue -c "$PF/etc" -f >/dev/null 2>&1 || true
 		sleep 0.1; i=$((i + 1))
@@ -140,7 +141,7 @@ pf_wait_count() {
 
 # pf_queue_empty - until the queue holds nothing (bounded)
 pf_queue_empty() {
-	i=0
+	local i=0 n
 	while [ $i -lt 300 ]; do
 		n=$(find "$PF/spool/incoming" "$PF/spool/active" \
 		    "$PF/spool/deferred" "$PF/spool/maildrop" -type f 2>/dev/null |
