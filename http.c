@@ -37,7 +37,8 @@
  *	object's Content-Length means the object is there, and the upload
  *	is skipped. Otherwise it PUTs the spool file's bytes with
  *	Content-Length, Content-Type and Content-Disposition: attachment
- *	with the RFC 6266/5987 file name. 200, 201 and 204 are success.
+ *	with the RFC 6266/5987 file name. 200, 201 and 204 are success,
+ *	once the whole body is sent; an error answered early ends the PUT.
  *	Connect failures, broken connections and 5xx answers are tried
  *	again after a doubling pause, at most HTTP_TRY_MAX times, all
  *	inside upload_timeout. A connection taken from the pool that turns
@@ -48,7 +49,9 @@
  *	http_xfer_poll() and http_xfer_event(). TLS 1.2 goes through
  *	BearSSL's engine with its full client profile: the chain is checked
  *	against the trust store and the certificate against the host name;
- *	SNI is sent. There is no way to turn verification off. Records are
+ *	SNI is sent. There is no way to turn verification off. ECDHE AEAD
+ *	suites come first, AES-GCM before ChaCha20 when the CPU has AES-NI
+ *	and PCLMUL (the body then moves faster). Records are
  *	pumped as the socket allows; the body is read from the spool
  *	straight into the engine's record buffer (plain http: through a
  *	buffer of HTTP_IO_CHUNK bytes).
