@@ -78,6 +78,11 @@ static int proxy_sigpipe[2] = {-1, -1};
 static struct proxy_sess *proxy_list;
 static int proxy_nsess;
 static unsigned proxy_serial;
+static int64_t proxy_accept_pause;	/* no accepts before this time */
+
+/* Out of descriptors, a listener stays readable: rest instead of
+ * spinning on accept(). */
+#define PROXY_EMFILE_PAUSE_MS	1000
 
 /* proxy_signal - note the signal; the loop acts on it */
 
@@ -258,7 +263,11 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 	int cfd, dfd, on = 1;
 
 	if ((cfd = accept(lfd, (struct sockaddr *)&ss, &len)) < 0) {
-		if (errno != EAGAIN && errno != EINTR
+		if (errno == EMFILE || errno == ENFILE) {
+			log_warn("accept: %s; pausing with %d sessions",
+			    strerror(errno), proxy_nsess);
+			proxy_accept_pause = now + PROXY_EMFILE_PAUSE_MS;
+		} else if (errno != EAGAIN && errno != EINTR
 		    && errno != ECONNABORTED)
 			log_warn("accept: %s", strerror(errno));
 		return;
@@ -536,10 +545,14 @@ proxy_run(const char *path, struct cfg *cfg)
 		pfd[npfd++].events = POLLIN;
 		lpfd = npfd;
 		for (i = 0; i < nl; i++) {
-			pfd[npfd].fd = stopping ? -1 : lfd[i];
+			pfd[npfd].fd = stopping || now < proxy_accept_pause ?
+			    -1 : lfd[i];
+			pfd[npfd].revents = 0;
 			pfd[npfd++].events = POLLIN;
 		}
 		dl = stopping ? stop_deadline : now + 3600 * 1000;
+		if (now < proxy_accept_pause && proxy_accept_pause < dl)
+			dl = proxy_accept_pause;
 		for (ps = proxy_list; ps; ps = next) {
 			next = ps->next;
 			if (ps->s.state != SMTP_WAIT_NOTHING

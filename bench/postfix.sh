@@ -1,0 +1,151 @@
+#!/bin/bash
+# postfix.sh - detach through a real Postfix: messages/s and MiB/s
+#
+# For a plain 4 KB message, a 1 MiB and a 10 MiB attachment, at
+# concurrency 4 (smtp-source -s 4), in the same run:
+#	direct		client -> smtpd -> queue
+#	proxsmtp	client -> smtpd -> proxsmtpd (pass-through) -> smtpd -> queue
+#	detach		client -> smtpd -> detach -> smtpd -> queue
+# The rate is of messages accepted (the client's 250 at the dot);
+# delivery is by discard(8) so the disk does not fill. Then detach's
+# peak RSS (VmHWM) and its RSS with 1000 idle sessions held open.
+# Usage: bench/postfix.sh [--quick]  (run as root from the top directory)
+
+cd "$(dirname "$0")/.." || exit 1
+. tests/peers/postfix.sh
+DETACH=${DETACH:-./detach}
+quick=${1:-}
+for tool in postfix smtp-source smtp-sink proxsmtpd python3; do
+	command -v "$tool" >/dev/null || { echo "$tool is not installed"; exit 1; }
+done
+[ -x "$DETACH" ] || { echo "build ./detach first"; exit 1; }
+
+T=$(mktemp -d /tmp/detach-bench.XXXXXX)
+chmod 755 "$T"
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	pf_stop
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+pf_init "$T/pf"
+# Both fronts without speed_adjust: the second one feeds proxsmtpd.
+sed -i -e '/smtpd_proxy_options=speed_adjust/d' "$PF/etc/master.cf"
+cat >>"$PF/etc/main.cf" <<EOF
+virtual_transport = discard
+EOF
+pf_start || exit 1
+
+mkdir -p "$T/store" "$T/dspool"
+cat >"$T/detach.conf" <<EOF
+store = dir:$T/store
+link_base = https://files.example.test/a/
+secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+spool_dir = $T/dspool
+listen = 127.0.0.1:$PF_FILTER
+forward = 127.0.0.1:$PF_AFTER
+max_sessions = 1100
+EOF
+ulimit -n 8192
+"$DETACH" -c "$T/detach.conf" 2>"$T/detach.log" &
+dpid=$!
+pids="$pids $dpid"
+cat >"$T/proxsmtpd.conf" <<EOF
+Listen: 127.0.0.1:$PF_FILTER2
+OutAddress: 127.0.0.1:$PF_AFTER
+MaxConnections: 64
+TimeOut: 180
+User: nobody
+EOF
+proxsmtpd -f "$T/proxsmtpd.conf" -d 0 2>"$T/proxsmtpd.log" &
+pids="$pids $!"
+pf_wait_port "$PF_FILTER" && pf_wait_port "$PF_FILTER2" || exit 1
+
+# Messages for smtp-source -F: LF lines, it adds the CRs.
+mkmsg() {	# mkmsg OUT BYTES-OF-ATTACHMENT (0: plain 4 KB)
+	python3 - "$@" <<'EOF'
+import base64, os, sys
+out, n = sys.argv[1], int(sys.argv[2])
+h = ("From: <a@example.org>\nTo: <bob@example.test>\nSubject: bench\n"
+     "Message-ID: <bench@example.org>\nMIME-Version: 1.0\n")
+if n == 0:
+    line = "The quick brown fox jumps over the lazy dog, again and again.\n"
+    body = line * (4096 // len(line))
+    m = h + "Content-Type: text/plain\n\n" + body
+else:
+    b64 = base64.encodebytes(os.urandom(n)).decode()
+    m = (h + 'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\n'
+         "Content-Type: text/plain\n\nSee the attachment.\n\n--b1\n"
+         "Content-Type: application/octet-stream\n"
+         'Content-Disposition: attachment; filename="data.bin"\n'
+         "Content-Transfer-Encoding: base64\n\n" + b64 + "--b1--\n")
+open(out, "w").write(m)
+EOF
+}
+
+run() {	# run PORT FILE COUNT: prints msgs/s MiB/s
+	local t0 t1 size
+	size=$(stat -c %s "$2")
+	t0=$(date +%s.%N)
+	smtp-source -s 4 -m "$3" -F "$2" -f a@example.org -t bob@example.test \
+	    127.0.0.1:"$1" || echo "smtp-source failed" >&2
+	t1=$(date +%s.%N)
+	awk -v n="$3" -v s="$size" -v a="$t0" -v b="$t1" 'BEGIN {
+	    d = b - a; printf "%8.1f msg/s %8.1f MiB/s", n / d, n * s / d / 1048576 }'
+}
+
+if [ "$quick" = --quick ]; then counts="100 10 4"; else counts="400 40 8"; fi
+set -- $counts
+mkmsg "$T/plain.eml" 0
+mkmsg "$T/att1m.eml" 1048576
+mkmsg "$T/att10m.eml" 10485760
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m) $(nproc) cores, Postfix $(postconf -d -h mail_version), concurrency 4"
+printf '%-18s %-28s %-28s %-28s\n' message direct proxsmtp detach
+for spec in "plain-4KB plain.eml $1" "attach-1MiB att1m.eml $2" "attach-10MiB att10m.eml $3"; do
+	set -- $spec
+	d=$(run "$PF_DIRECT" "$T/$2" "$3")
+	p=$(run "$PF_FRONT2" "$T/$2" "$3")
+	x=$(run "$PF_FRONT" "$T/$2" "$3")
+	printf '%-18s %-28s %-28s %-28s\n' "$1" "$d" "$p" "$x"
+	set -- $counts
+done
+echo "detach peak RSS: $(awk '/VmHWM/ { print $2, $3 }' /proc/$dpid/status)"
+
+# 1000 idle sessions: detach in front of a greeter that holds many
+# connections in one process (smtp-sink stopped at 512 here).
+SINK=$((PF_FILTER + 6))
+python3 - "$SINK" <<'EOF' &
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(2048)
+sel.register(ls, selectors.EVENT_READ)
+held = []
+while True:
+    for key, ev in sel.select(timeout=600):
+        c, a = ls.accept()
+        c.sendall(b"220 sink ESMTP\r\n")
+        held.append(c)
+EOF
+pids="$pids $!"
+sed -i -e "s/^forward = .*/forward = 127.0.0.1:$SINK/" "$T/detach.conf"
+kill -HUP "$dpid"
+pf_wait_port "$SINK"
+i=0; while ! grep -q 'reload: new settings' "$T/detach.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+rss0=$(awk '/VmRSS/ { print $2 }' /proc/$dpid/status)
+python3 - "$PF_FILTER" "$dpid" <<'EOF'
+import socket, sys
+port, pid = int(sys.argv[1]), sys.argv[2]
+ss = []
+for i in range(1000):
+    s = socket.create_connection(("127.0.0.1", port))
+    ss.append((s, s.makefile("rb")))
+greeted = sum(1 for s, f in ss if f.readline().startswith(b"220"))
+rss = [l for l in open("/proc/%s/status" % pid) if l.startswith("VmRSS")][0].split()[1]
+print("1000 idle sessions: %d greeted, detach RSS %d KiB (%.1f MiB)" % (greeted, int(rss), int(rss) / 1024))
+EOF
+echo "(RSS before them: $rss0 KiB)"
