@@ -531,8 +531,10 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 		return (-1);
 	}
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)
-	    && (uint64_t)st.st_size == o->part.decoded)
+	    && (uint64_t)st.st_size == o->part.decoded) {
+		snprintf(why, len, "exists, not written again");
 		return (0);
+	}
 	if (store_link_spool(o->fd, tmp) < 0) {
 		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0644)) < 0) {
@@ -566,6 +568,7 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 		(void)fsync(fd);
 		(void)close(fd);
 	}
+	snprintf(why, len, "stored");
 	return (0);
 }
 
@@ -804,10 +807,13 @@ msg_end(struct msg *m, int64_t now)
 		}
 		if (m->cfg->store_kind == CFG_STORE_DIR) {
 			if (store_dir_put(m->cfg->store + 4, o, why,
-			    sizeof(why)) < 0)
+			    sizeof(why)) < 0) {
 				msg_obj_failed(m, o, why);
-			else
-				o->state = STORE_OBJ_STORED;
+				continue;
+			}
+			o->state = STORE_OBJ_STORED;
+			log_info("object %.100s size=%llu: %s", o->key,
+			    (unsigned long long)o->part.decoded, why);
 			continue;
 		}
 		ho.fd = o->fd;
@@ -878,6 +884,9 @@ msg_event(struct msg *m, const struct pollfd *pfd, int n, int64_t now)
 			continue;
 		case HTTP_XFER_DONE:
 			o->state = STORE_OBJ_STORED;
+			log_info("object %.100s size=%llu: %s", o->key,
+			    (unsigned long long)o->part.decoded,
+			    http_xfer_why(o->xfer));
 			break;
 		case HTTP_XFER_FAILED:
 			msg_obj_failed(m, o, http_xfer_why(o->xfer));
