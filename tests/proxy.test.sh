@@ -140,7 +140,7 @@ secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 on_store_failure = $3
 spool_dir = $T/dspool
 listen = 127.0.0.1:$PF_FILTER, 127.0.0.1:$PF_FILTER2, [::1]:$PF_FILTER
-forward = 127.0.0.1:$PF_AFTER
+forward = ${FWD:-127.0.0.1:$PF_AFTER}
 max_sessions = ${MAXS:-100}
 timeout = ${4:-30s}
 hostname = detach.example.test
@@ -378,10 +378,64 @@ t "footprint: 50 delivered through detach" test "$n" -eq 50
 t "footprint: <= 10.1 MiB with detach ($with)" test "$with" -le $((10485760 * 101 / 100))
 t "footprint: without detach over 50 times the file ($without)" test "$without" -gt $((50 * 10485760))
 
+# 14a. Downstream unreachable: 421 at the greeting.
+FWD=127.0.0.1:$((PF_FILTER + 7)) conf "$T/detach.conf" "dir:$T/store" keep
+kill -HUP "$DPID"
+i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 4 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+python3 - "$PF_FILTER" >"$T/out14a" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+print(s.makefile("rb").readline().decode().strip())
+EOF
+t "downstream unreachable: 421 at the greeting" grep -q '^421 4.3.0 ' "$T/out14a"
+
+# 14b. A downstream server that never answers the dot: our timeout
+# answers 451, never a silent close.
+FAKE=$((PF_FILTER + 8))
+python3 - "$FAKE" <<'EOF' &
+import socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(5)
+ls.settimeout(60)
+for n in range(10):    # the port probe, then detach
+    c, a = ls.accept()
+    c.settimeout(60)
+    f = c.makefile("rb")
+    c.sendall(b"220 fake ESMTP\r\n")
+    data = False
+    while True:
+        l = f.readline()
+        if not l:
+            break
+        if data:
+            if l == b".\r\n":
+                data = False    # and say nothing
+            continue
+        v = l[:4].upper()
+        if v == b"EHLO":
+            c.sendall(b"250-fake\r\n250 PIPELINING\r\n")
+        elif v == b"DATA":
+            c.sendall(b"354 go\r\n"); data = True
+        else:
+            c.sendall(b"250 ok\r\n")
+    c.close()
+EOF
+FPID=$!
+pf_wait_port "$FAKE"
+FWD=127.0.0.1:$FAKE conf "$T/detach.conf" "dir:$T/store" keep 2s
+kill -HUP "$DPID"
+i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 5 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+send "$PF_FILTER" a@example.org bob@example.test "$T/plain.eml" >"$T/out14b"
+t "our timeout: 451 4.4.2 at the dot" grep -q '^DOT 451 451 4.4.2' "$T/out14b"
+kill "$FPID" 2>/dev/null
+FPID=
+
 # 14. max_sessions: past it, 421 4.3.2.
 MAXS=2 conf "$T/detach.conf" "dir:$T/store" keep
 kill -HUP "$DPID"
-i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 4 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 6 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 python3 - "$PF_FILTER" >"$T/out14" <<'EOF'
 import socket, sys
 port = int(sys.argv[1])
