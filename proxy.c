@@ -69,7 +69,7 @@ struct proxy_sess {
 	int	cfd;
 	int	dfd;			/* -1 once closed */
 	int	connecting;		/* downstream connect under way */
-	int	cpfd, dpfd;		/* slots in the poll array, or -1 */
+	int	cpfd, dpfd;		/* poll array slots, or -1 */
 	int	mpfd, nmpfd;		/* the message job's slots */
 	struct smtp_sess s;
 };
@@ -612,8 +612,9 @@ proxy_run(const char *path, struct cfg *cfg)
 						pc = proxy_reload(path, pc);
 					else if ((sig[i] == SIGTERM
 					    || sig[i] == SIGINT) && !stopping) {
-						log_info("stopping: %d sessions "
-						    "in flight", proxy_nsess);
+						log_info("stopping: %d "
+						    "sessions in flight",
+						    proxy_nsess);
 						stopping = 1;
 						stop_deadline = now +
 						    pc->cfg.timeout_ms;

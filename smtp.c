@@ -5,7 +5,8 @@
  *	#include "detach.h"
  *
  *	void smtp_line_init(struct smtp_line *l)
- *	size_t smtp_line_feed(struct smtp_line *l, const void *buf, size_t len)
+ *	size_t smtp_line_feed(struct smtp_line *l, const void *buf,
+ *		size_t len)
  *	int smtp_cmd_parse(const struct smtp_line *l, const char **args,
  *		const char **reply)
  *
@@ -1278,8 +1279,8 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		case MSG_TEMPFAIL:
 			log_warn("%s: store failed: %s", s->id,
 			    msg_why(s->msg));
-			smtp_fail_dot(s, "4.3.0", "attachment store unavailable",
-			    now);
+			smtp_fail_dot(s, "4.3.0",
+			    "attachment store unavailable", now);
 			return (1);
 		default:
 			log_panic("%s: message state %d", s->id,
@@ -1321,7 +1322,8 @@ smtp_want(const struct smtp_sess *s)
 	int w = 0;
 
 	if (s->state == SMTP_WAIT_NOTHING)
-		return (SMTP_WANT_CLOSE | (s->down == 2 ? SMTP_WANT_DCLOSE : 0));
+		return (SMTP_WANT_CLOSE
+		    | (s->down == 2 ? SMTP_WANT_DCLOSE : 0));
 	if (s->cout_len > 0)
 		w |= SMTP_WANT_CWRITE;
 	if (s->state != SMTP_WAIT_FLUSH && !s->ceof
