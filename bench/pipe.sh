@@ -15,6 +15,7 @@
 # sha256sum of the random bytes.
 #
 # Usage: bench/pipe.sh [--record] [SIZE_MB [ROUNDS]]
+#	DETACH=path runs another build than ./detach.
 #	--record appends the figures, with date, machine and commit, to
 #	bench/RESULTS.md.
 
@@ -30,7 +31,8 @@ for tool in base64 sha256sum /usr/bin/time awk; do
 	command -v "$tool" >/dev/null ||
 	    { echo "pipe.sh: $tool missing" >&2; exit 1; }
 done
-[ -x ./detach ] || { echo "pipe.sh: build ./detach first" >&2; exit 1; }
+DETACH=${DETACH:-./detach}
+[ -x "$DETACH" ] || { echo "pipe.sh: build ./detach first" >&2; exit 1; }
 
 T=$(mktemp -d /tmp/detach-pipe-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -76,7 +78,7 @@ on_store_failure = tempfail
 spool_dir = $T/spool
 CONF
 	t0=$(now)
-	/usr/bin/time -v -o "$T/time.txt" ./detach -p -c "$T/detach.conf" \
+	/usr/bin/time -v -o "$T/time.txt" "$DETACH" -p -c "$T/detach.conf" \
 	    <"$T/msg.eml" >"$T/out.eml"
 	st=$?
 	t1=$(now)
@@ -123,7 +125,9 @@ echo "detach peak RSS:           $rss KiB ($rss_mib MiB)"
 if [ "$record" -eq 1 ]; then
 	cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	[ -n "$cpu" ] || cpu=unknown
-	row="| $(date -u +%Y-%m-%d) | $(uname -m), $(nproc) cores, $cpu |"
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	row="| $(date -u +%Y-%m-%d) | $(uname -m), $(nproc) cores, $cpu;"
+	row="$row load $load |"
 	row="$row $(git rev-parse --short HEAD 2>/dev/null || echo -) |"
 	row="$row $SIZE_MB MB | $mbs_d | $mbs_r | ${ratio}x | $rss_mib MiB |"
 	f=bench/RESULTS.md
@@ -136,7 +140,8 @@ if [ "$record" -eq 1 ]; then
 `bench/pipe.sh --record`: one message with a base64 attachment (CRLF lines),
 `detach -p` against `base64 -d | sha256sum` over the same attachment in the
 same run, best of 3 each; MB/s of each one's input (10^6 bytes); peak RSS of
-detach from `/usr/bin/time -v`. Goal: ratio at least 0.5x, RSS under 16 MiB.
+detach from `/usr/bin/time -v`; the load average when it was recorded (the
+machine may be shared). Goal: ratio at least 0.5x, RSS under 16 MiB.
 
 | date | machine | commit | attachment | detach -p MB/s | base64 -d \| sha256sum MB/s | ratio | peak RSS |
 |---|---|---|---|---|---|---|---|
