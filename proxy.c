@@ -22,7 +22,8 @@
  *	log says why. Signals reach the loop through a self-pipe.
  * LIMITS
  *	max_sessions; session memory is allocated once at accept and
- *	freed at close (struct smtp_sess, about 30 KB).
+ *	freed at close (struct smtp_sess, about 160 KB, of which an idle
+ *	session touches a few pages: 1000 idle sessions hold 26 MiB RSS).
  * DIAGNOSTICS
  *	connect and disconnect lines per session, the transaction lines
  *	of smtp.c; warnings for failed accepts and connects. Listening
