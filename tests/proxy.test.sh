@@ -2,7 +2,7 @@
 # proxy.test.sh - detach as Postfix's before-queue filter, end to end
 #
 # A private Postfix (tests/peers/postfix.sh, wired with the very lines of
-# docs/postfix.md): front smtpd -> detach -> after-filter smtpd -> queue
+# README.md): front smtpd -> detach -> after-filter smtpd -> queue
 # -> virtual(8) maildirs that the test counts. Expectations come from
 # the messages the test builds and from sha256sum of the files it
 # attaches, never from detach's own output. Prints ok/FAIL lines.

@@ -1,7 +1,7 @@
 # postfix.sh - a private Postfix on loopback for the proxy tests (sourced)
 #
 # pf_init DIR: writes DIR/etc/{main,master}.cf. master.cf takes the
-# inbound and after-filter lines of docs/postfix.md as they stand, with
+# inbound and after-filter lines of README.md as they stand, with
 # only their ports changed, so the tests prove what the README says:
 #	$PF_FRONT	front smtpd, smtpd_proxy_filter -> $PF_FILTER
 #	$PF_FRONT2	the same with smtpd_proxy_options=speed_adjust
@@ -11,7 +11,7 @@
 # $PF_AFTER_EXTRA: more "-o" lines for the after-filter smtpd.
 # pf_start, pf_stop, pf_count USER, pf_wait_count USER N, pf_sum_mail.
 
-PF_DOC=${PF_DOC:-docs/postfix.md}
+PF_DOC=${PF_DOC:-README.md}
 
 # pf_block NAME - the fenced block after "<!-- master.cf:NAME -->"
 pf_block() {
