@@ -136,11 +136,16 @@ struct mime_b64 {
 	int	pad;		/* '=' seen */
 	int	err;
 };
+/* White space held by the quoted-printable decoder until it knows
+ * whether the line ends (RFC 2045 6.7 (3): trailing white space is not
+ * content). Bounded by the RFC 5322 2.1.1 line length. */
+#define MIME_QP_WSP_MAX		998
+
 struct mime_qp {
 	int	state;		/* MIME_QP_* in mime.c */
 	unsigned char hex;	/* first hex digit after '=' */
 	size_t	wsp;		/* pending white space */
-	unsigned char wbuf[64];	/* its bytes, bounded */
+	unsigned char wbuf[MIME_QP_WSP_MAX];	/* its bytes */
 	int	err;
 };
 extern size_t mime_b64_decode(struct mime_b64 *, const unsigned char *,

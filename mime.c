@@ -90,9 +90,16 @@ struct mime_entity {
 	int	attachment;
 	int	in_multipart;		/* a part of a multipart, so replaceable */
 	int	bad;			/* a header we could not read */
+	int	seen;			/* MIME_SEEN_* fields met */
 	char	name[MIME_NAME_MAX + 1];	/* from Content-Disposition */
 	char	tname[MIME_NAME_MAX + 1];	/* from Content-Type name= */
 };
+
+/* Content-* fields met in one entity: a second one is read differently
+ * by different readers (first or last wins). */
+#define MIME_SEEN_TYPE	(1 << 0)
+#define MIME_SEEN_DISP	(1 << 1)
+#define MIME_SEEN_CTE	(1 << 2)
 
 #define MIME_QP_TEXT	0
 #define MIME_QP_EQ	1	/* '=' seen */
@@ -773,97 +780,145 @@ literal:
 	}
 }
 
+/* RFC 2231 3 sets no bound on sections; real names use a few. */
+#define MIME_SECT_MAX	64
+
 /*
- * mime_rfc2231 - assemble "name*" / "name*N" / "name*N*" parameters
- *
- * Looks up param (e.g. "filename") in the field value; returns 1 and
- * the UTF-8 name in out when an RFC 2231 form is present, else tries the
- * plain form with RFC 2047 words. Returns 0 when there is no such param.
+ * mime_name_param - a file name parameter: RFC 2231 "name*",
+ * "name*N" and "name*N*" sections assembled, else the plain form
+ * with RFC 2047 words decoded. One pass over the field: each section's
+ * value is kept in m->pbuf, then they are joined in order (RFC 2231 3:
+ * whatever their order in the field; only the first names a charset).
+ * Returns 1 with the UTF-8 name in out, or 0 when there is no such
+ * parameter.
  */
 static int
 mime_name_param(struct mime_state *m, const char *val, size_t len,
     const char *param, char *out, size_t size)
 {
-	struct mime_cur c;
-	char	name[64], *v = m->pbuf;
-	size_t	vlen, plen = strlen(param), n = 0;
-	int	idx, found = 0, kind = 0, enc, h1, h2;
-	char	raw[MIME_NAME_MAX * 3 + 1];
-	size_t	rn = 0, i;
+	struct {
+		size_t	off;
+		size_t	len;
+		int	enc;
+		int	set;
+	} sect[MIME_SECT_MAX + 1];	/* [0] is "name*", [1 + N] "name*N" */
+	struct mime_cur c = {val, val + len, 0};
+	char	name[64], raw[MIME_NAME_MAX * 3 + 1], *v, *endp, *q1, *q2;
+	size_t	used = 0, vlen, plen = strlen(param), rn = 0, i, n = 0;
+	size_t	plain_off = 0, plain_len = 0;
+	int	plain = 0, kind = 0, h1, h2, k, first, last;
+	long	idx;
 
+	memset(sect, 0, sizeof(sect));
 	out[0] = 0;
-	/* RFC 2231 3: sections 0, 1, ... in order, whatever their order
-	 * in the field; only section 0 names a charset. */
-	for (idx = -1; idx < 100; idx++) {
-		int	got = 0;
-
-		c.p = val;
-		c.e = val + len;
-		while (mime_param_next(&c, name, sizeof(name), v,
-		    sizeof(m->pbuf), &vlen)) {
-			const char *s;
-			char	*endp;
-			long	k;
-
-			if (strncmp(name, param, plen) != 0 || name[plen] != '*')
+	while (used + 1 < sizeof(m->pbuf) && mime_param_next(&c, name,
+	    sizeof(name), m->pbuf + used, sizeof(m->pbuf) - used, &vlen)) {
+		if (strncmp(name, param, plen) != 0)
+			continue;
+		if (name[plen] == 0) {
+			if (!plain) {
+				plain = 1;
+				plain_off = used;
+				plain_len = vlen;
+				used += vlen + 1;
+			}
+			continue;
+		}
+		if (name[plen] != '*')
+			continue;
+		if (name[plen + 1] == 0) {
+			k = 0;
+			sect[0].enc = 1;
+		} else {
+			if (name[plen + 1] < '0' || name[plen + 1] > '9')
 				continue;
-			s = name + plen + 1;
-			if (idx < 0) {
-				if (*s != 0)
-					continue;
-				enc = 1;	/* "name*=" alone */
-			} else {
-				if (*s < '0' || *s > '9')
-					continue;
-				k = strtol(s, &endp, 10);
-				if (k != idx || (*endp != 0 && strcmp(endp, "*") != 0))
-					continue;
-				enc = (*endp == '*');
-			}
-			got = 1;
-			if (enc && (idx <= 0)) {
-				/* charset'language'value */
-				char   *q1 = memchr(v, '\'', vlen), *q2;
-
-				if (q1 && (q2 = memchr(q1 + 1, '\'', vlen - (q1 + 1 - v)))) {
-					kind = mime_charset_kind(v, q1 - v);
-					vlen -= (q2 + 1 - v);
-					memmove(v, q2 + 1, vlen);
-				}
-			}
-			for (i = 0; i < vlen && rn < sizeof(raw) - 1; i++) {
-				if (enc && v[i] == '%' && i + 2 < vlen
-				    && (h1 = mime_hexval(v[i + 1])) >= 0
-				    && (h2 = mime_hexval(v[i + 2])) >= 0) {
-					raw[rn++] = h1 << 4 | h2;
-					i += 2;
-				} else {
-					raw[rn++] = v[i];
-				}
-			}
-			break;
+			idx = strtol(name + plen + 1, &endp, 10);
+			if (idx < 0 || idx >= MIME_SECT_MAX
+			    || (*endp != 0 && strcmp(endp, "*") != 0))
+				continue;
+			k = 1 + idx;
+			sect[k].enc = (*endp == '*');
 		}
-		if (got)
-			found = 1;
-		else if (idx >= 0)
-			break;
-		if (idx < 0 && got)
-			break;		/* "name*=" is the whole value */
+		if (sect[k].set)
+			continue;	/* the first of twins counts */
+		sect[k].set = 1;
+		sect[k].off = used;
+		sect[k].len = vlen;
+		used += vlen + 1;
 	}
-	if (found) {
-		mime_to_utf8(out, size, &n, kind, (unsigned char *)raw, rn);
+	/* "name*=" alone, or sections 0, 1, ... up to the first gap */
+	if (sect[0].set) {
+		first = last = 0;
+	} else if (sect[1].set) {
+		first = 1;
+		for (last = 1; last < MIME_SECT_MAX && sect[last + 1].set; last++)
+			;
+	} else if (plain) {
+		mime_rfc2047(m->pbuf + plain_off, plain_len, out, size);
 		return (1);
+	} else {
+		return (0);
 	}
-	c.p = val;
-	c.e = val + len;
-	while (mime_param_next(&c, name, sizeof(name), v, sizeof(m->pbuf),
-	    &vlen)) {
-		if (strcmp(name, param) == 0) {
-			mime_rfc2047(v, vlen, out, size);
-			return (1);
+	for (k = first; k <= last; k++) {
+		v = m->pbuf + sect[k].off;
+		vlen = sect[k].len;
+		if (sect[k].enc && k == first
+		    && (q1 = memchr(v, '\'', vlen)) != 0
+		    && (q2 = memchr(q1 + 1, '\'', vlen - (q1 + 1 - v))) != 0) {
+			/* charset'language'value */
+			kind = mime_charset_kind(v, q1 - v);
+			vlen -= q2 + 1 - v;
+			v = q2 + 1;
+		}
+		for (i = 0; i < vlen && rn < sizeof(raw) - 1; i++) {
+			if (sect[k].enc && v[i] == '%' && i + 2 < vlen
+			    && (h1 = mime_hexval(v[i + 1])) >= 0
+			    && (h2 = mime_hexval(v[i + 2])) >= 0) {
+				raw[rn++] = h1 << 4 | h2;
+				i += 2;
+			} else {
+				raw[rn++] = v[i];
+			}
 		}
 	}
-	return (0);
+	mime_to_utf8(out, size, &n, kind, (unsigned char *)raw, rn);
+	return (1);
+}
+
+/*
+ * mime_utf8_len - length of the well-formed UTF-8 sequence at p, or 0
+ *
+ * RFC 3629 4: no overlong forms, no surrogates, nothing past U+10FFFF.
+ * p is NUL-terminated, so a cut sequence fails on the NUL.
+ */
+static size_t
+mime_utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t	k, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		k = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		k = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		k = 4;
+	else
+		return (0);
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return (0);
+	for (i = 2; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+	return (k);
 }
 
 /*
@@ -893,12 +948,7 @@ mime_sanitize(char *name)
 			out[n++] = *p;
 			continue;
 		}
-		/* UTF-8: lead byte, then continuation bytes. */
-		k = *p >= 0xf0 && *p < 0xf5 ? 4 : *p >= 0xe0 ? 3 :
-		    *p >= 0xc2 && *p < 0xe0 ? 2 : 0;
-		for (i = 1; k && i < k; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				k = 0;
+		k = mime_utf8_len(p);
 		if (k == 0) {
 			out[n++] = '_';
 			k = 1;
@@ -940,6 +990,12 @@ mime_field(struct mime_state *m)
 	c.p = colon + 1;
 	c.e = m->hdr + m->hlen;
 	if (nlen == 12 && strncasecmp(m->hdr, "content-type", 12) == 0) {
+		if (e->seen & MIME_SEEN_TYPE) {
+			m->errors |= MIME_ERR_AMBIGUOUS;
+			e->bad = 1;
+			return;
+		}
+		e->seen |= MIME_SEEN_TYPE;
 		if (m->hover) {
 			e->bad = 1;
 			m->errors |= MIME_ERR_HEADER_LEN;
@@ -965,6 +1021,12 @@ mime_field(struct mime_state *m)
 				e->bad_boundary = 2;
 				continue;
 			}
+			if (e->blen && (e->blen != vlen
+			    || memcmp(e->boundary, m->pbuf, vlen) != 0)) {
+				/* Two boundaries: first or last wins. */
+				m->errors |= MIME_ERR_AMBIGUOUS;
+				e->bad = 1;
+			}
 			memcpy(e->boundary, m->pbuf, vlen);
 			e->blen = vlen;
 		}
@@ -973,6 +1035,9 @@ mime_field(struct mime_state *m)
 			e->tname[0] = 0;
 	} else if (nlen == 19
 	    && strncasecmp(m->hdr, "content-disposition", 19) == 0) {
+		if (e->seen & MIME_SEEN_DISP)
+			e->bad = 1;
+		e->seen |= MIME_SEEN_DISP;
 		if (m->hover) {
 			e->bad = 1;
 			m->errors |= MIME_ERR_HEADER_LEN;
@@ -985,6 +1050,9 @@ mime_field(struct mime_state *m)
 			e->name[0] = 0;
 	} else if (nlen == 25
 	    && strncasecmp(m->hdr, "content-transfer-encoding", 25) == 0) {
+		if (e->seen & MIME_SEEN_CTE)
+			e->bad = 1;
+		e->seen |= MIME_SEEN_CTE;
 		mime_token(&c, tok, sizeof(tok), 0);
 		if (strcmp(tok, "base64") == 0)
 			e->encoding = MIME_ENC_BASE64;
@@ -1058,7 +1126,7 @@ mime_candidate(const struct mime_state *m, const struct mime_entity *e)
 	const char **t;
 	const char *name = e->name[0] ? e->name : e->tname;
 
-	if (!e->in_multipart || e->bad)
+	if (!e->in_multipart || e->bad || (m->errors & MIME_ERR_AMBIGUOUS))
 		return (0);
 	if (mime_frame_flags(m) & (MIME_F_NODETACH | MIME_F_RELATED))
 		return (0);
@@ -1077,6 +1145,33 @@ mime_candidate(const struct mime_state *m, const struct mime_entity *e)
 	return (1);
 }
 
+/*
+ * mime_boundary_clash - can one line delimit both boundaries?
+ *
+ * RFC 2046 5.1.1 wants no enclosed part to contain a boundary; readers
+ * then differ on which multipart a line belongs to. That happens when
+ * the boundaries are equal, or one is the other plus "--": "--b--"
+ * closes "b" and opens "b--". A boundary that merely starts another
+ * ("x" and "x_alt", common) is no clash: "--x_alt" is no delimiter of
+ * "x".
+ */
+static int
+mime_boundary_clash(const struct mime_frame *f, const struct mime_entity *e)
+{
+	const char *s = f->boundary, *l = e->boundary;
+	size_t	sn = f->blen, ln = e->blen;
+
+	if (sn > ln) {
+		s = e->boundary;
+		sn = e->blen;
+		l = f->boundary;
+		ln = f->blen;
+	}
+	if (memcmp(s, l, sn) != 0)
+		return (0);
+	return (ln == sn || (ln == sn + 2 && l[sn] == '-' && l[sn + 1] == '-'));
+}
+
 /* mime_headers_done - the blank line after an entity's headers */
 
 static void
@@ -1093,7 +1188,10 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 		    "message/rfc822" : "text/plain");
 	m->wait = MIME_WAIT_BODY;
 	m->eol_len = 0;
-	if (strncmp(e->type, "multipart/", 10) == 0 && !e->bad) {
+	/* RFC 2045 6.4: a multipart is 7bit, 8bit or binary; an encoded
+	 * one is opaque, as in Postfix. */
+	if (strncmp(e->type, "multipart/", 10) == 0 && !e->bad
+	    && e->encoding == MIME_ENC_7BIT) {
 		if (e->blen == 0) {
 			m->errors |= e->bad_boundary == 2 ?
 			    MIME_ERR_BOUNDARY_FOLD : e->bad_boundary ?
@@ -1105,8 +1203,7 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 			return;
 		}
 		for (k = 0; k < m->depth; k++)
-			if (m->stack[k].blen == e->blen && memcmp(
-			    m->stack[k].boundary, e->boundary, e->blen) == 0)
+			if (mime_boundary_clash(&m->stack[k], e))
 				m->errors |= MIME_ERR_AMBIGUOUS;
 		f = &m->stack[m->depth++];
 		memcpy(f->boundary, e->boundary, e->blen);
@@ -1547,19 +1644,21 @@ mime_puts(struct mime_buf *b, const char *s)
 	mime_put(b, s, strlen(s));
 }
 
-/* mime_put_qp - a body line in quoted-printable, soft breaks under 76;
- * the last line of the body gets no EOL */
+/* mime_put_qp - a body line in quoted-printable (RFC 2045 6.7), soft
+ * breaks under 76 columns; the last line of the body gets no EOL */
 
 static void
-mime_put_qp(struct mime_buf *b, const char *s, const char *eol, int last)
+mime_put_qp(struct mime_buf *b, const char *s, size_t n, const char *eol,
+    int last)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *e = p + n;
 	char	enc[3];
 	size_t	col = 0, w;
 
-	for (; *p; p++) {
-		if ((*p >= 33 && *p <= 126 && *p != '=') || (*p == ' ' && p[1])) {
+	for (; p < e; p++) {
+		if ((*p >= 33 && *p <= 126 && *p != '=')
+		    || (*p == ' ' && p + 1 < e)) {
 			enc[0] = *p;
 			w = 1;
 		} else {
@@ -1580,16 +1679,18 @@ mime_put_qp(struct mime_buf *b, const char *s, const char *eol, int last)
 		mime_puts(b, eol);
 }
 
-/* mime_body_line - one line of the link part's body, EOL included */
+/* mime_body_line - one line of the link part's body */
 
 static void
-mime_body_line(struct mime_buf *b, const char *line, const char *eol, int qp)
+mime_body_line(struct mime_buf *b, const char *line, size_t n,
+    const char *eol, int qp, int last)
 {
 	if (qp) {
-		mime_put_qp(b, line, eol, 0);
+		mime_put_qp(b, line, n, eol, last);
 	} else {
-		mime_puts(b, line);
-		mime_puts(b, eol);
+		mime_put(b, line, n);
+		if (!last)
+			mime_puts(b, eol);
 	}
 }
 
@@ -1602,24 +1703,35 @@ mime_ascii(const char *s)
 	return (1);
 }
 
+/* RFC 5322 2.1.1: a header line is at most 998 characters. */
+#define MIME_HEADER_LINE_MAX	998
+
 /*
  * mime_link_part - write the part that replaces an attachment
  *
  * An inline text/plain part (so every reader shows it where the file
  * was) with the link in X-Detach-URL and in Thunderbird's
- * X-Mozilla-External-Attachment-URL, the digest and the size. No EOL
- * after the body: the delimiter's leading EOL follows in the message.
- * Returns the length, or 0 when buf is too small.
+ * X-Mozilla-External-Attachment-URL (its size= parameter on
+ * Content-Type spares Thunderbird a fetch), the digest and the size.
+ * The body says name, size, type and link in three lines, so the part
+ * stays under 1024 bytes for names of 100 characters. No EOL after the
+ * body: the delimiter's leading EOL follows in the message. Returns the
+ * length, or 0 when buf is too small or the link too long for a
+ * header line.
  */
 size_t
 mime_link_part(char *buf, size_t size, const struct mime_part *part,
     const char *link, size_t linklen, const char *sha_hex, int crlf)
 {
+	static const char url_hdr[] = "X-Mozilla-External-Attachment-URL: ";
 	struct mime_buf b = {buf, size, 0, 0};
 	const char *eol = crlf ? "\r\n" : "\n";
-	char	num[32], human[32], line[MIME_NAME_MAX + MIME_TYPE_MAX + 64];
-	int	qp = !mime_ascii(part->name);
+	char	num[32], human[32], line[MIME_NAME_MAX + MIME_TYPE_MAX + 64],
+		dl[10 + MIME_HEADER_LINE_MAX];
+	int	qp = !mime_ascii(part->name), n;
 
+	if (sizeof(url_hdr) - 1 + linklen > MIME_HEADER_LINE_MAX)
+		return (0);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)part->decoded);
 	mime_human_size(human, sizeof(human), part->decoded);
 	mime_puts(&b, "Content-Type: text/plain; charset=utf-8; size=");
@@ -1630,7 +1742,7 @@ mime_link_part(char *buf, size_t size, const struct mime_part *part,
 	mime_puts(&b, "Content-Transfer-Encoding: ");
 	mime_puts(&b, qp ? "quoted-printable" : "7bit");
 	mime_puts(&b, eol);
-	mime_puts(&b, "X-Mozilla-External-Attachment-URL: ");
+	mime_puts(&b, url_hdr);
 	mime_put(&b, link, linklen);
 	mime_puts(&b, eol);
 	mime_puts(&b, "X-Detach-URL: ");
@@ -1643,26 +1755,20 @@ mime_link_part(char *buf, size_t size, const struct mime_part *part,
 	mime_puts(&b, num);
 	mime_puts(&b, eol);
 	mime_puts(&b, eol);
-	if (snprintf(line, sizeof(line), "Attachment: %s", part->name)
-	    >= (int)sizeof(line))
+	n = snprintf(line, sizeof(line), "Attachment: %s", part->name);
+	if (n < 0 || n >= (int)sizeof(line))
 		return (0);
-	mime_body_line(&b, line, eol, qp);
-	snprintf(line, sizeof(line), "Size: %s (%s bytes)", human, num);
-	mime_body_line(&b, line, eol, qp);
-	snprintf(line, sizeof(line), "Type: %s", part->type);
-	mime_body_line(&b, line, eol, qp);
-	mime_body_line(&b, "The file was taken out of this message; "
-	    "download it at", eol, qp);
-	if (qp) {
-		/* The link alone on its line; soft breaks only if it must. */
-		if (linklen >= sizeof(line))
-			return (0);
-		memcpy(line, link, linklen);
-		line[linklen] = 0;
-		mime_put_qp(&b, line, eol, 1);
-	} else {
-		mime_put(&b, link, linklen);
-	}
+	mime_body_line(&b, line, n, eol, qp, 0);
+	n = snprintf(line, sizeof(line), "Size: %s, type: %s", human,
+	    part->type);
+	if (n < 0 || n >= (int)sizeof(line))
+		return (0);
+	mime_body_line(&b, line, n, eol, qp, 0);
+	/* In quoted-printable, soft breaks only if the link must have
+	 * them; a reader joins them again. */
+	memcpy(dl, "Download: ", 10);
+	memcpy(dl + 10, link, linklen);
+	mime_body_line(&b, dl, 10 + linklen, eol, qp, 1);
 	if (b.over)
 		return (0);
 	return (b.len);

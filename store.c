@@ -36,11 +36,15 @@
  * DIAGNOSTICS
  *	Store failures are logged with the key; under on_store_failure =
  *	keep the part stays in the message, under tempfail the job ends in
- *	MSG_TEMPFAIL. A spool write error ends it in MSG_TEMPFAIL whatever
- *	the policy, since the message itself may be incomplete.
+ *	MSG_TEMPFAIL. So does a failure to spool an attachment. A failure
+ *	to spool the message itself ends the job in MSG_TEMPFAIL whatever
+ *	the policy, since the message may be incomplete.
  * BUGS
  *	The dir store and the spool should share a file system for speed;
  *	they need not.
+ *	XXX The dir store writes (and fsyncs) inside msg_end(), so the
+ *	proxy's loop waits for the local disk while a file is stored; an
+ *	http or s3 store does not block it.
  */
 #include <sys/stat.h>
 #include <sys/sendfile.h>
@@ -484,6 +488,20 @@ store_copy(int out, int in, uint64_t size)
 	return (0);
 }
 
+/* store_fsync_dir - make the names in a directory durable */
+
+static int
+store_fsync_dir(const char *dir)
+{
+	int	fd, r;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (-1);
+	r = fsync(fd);
+	(void)close(fd);
+	return (r);
+}
+
 /*
  * store_link_spool - give an unlinked spool file the name tmp, when the
  * spool and the store share a file system: no copy of the bytes. The
@@ -526,7 +544,15 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 		snprintf(why, len, "store path too long");
 		return (-1);
 	}
-	if (mkdir(sub, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(sub, 0755) == 0) {
+		/* Readable by the web server whatever our umask (Postfix's
+		 * master sets 077), and the new name made durable. */
+		if (chmod(sub, 0755) < 0 || store_fsync_dir(dir) < 0) {
+			snprintf(why, len, "mkdir %.200s: %s", sub,
+			    strerror(errno));
+			return (-1);
+		}
+	} else if (errno != EEXIST) {
 		snprintf(why, len, "mkdir %.200s: %s", sub, strerror(errno));
 		return (-1);
 	}
@@ -535,6 +561,8 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 		snprintf(why, len, "exists, not written again");
 		return (0);
 	}
+	/* A name left by a crashed process with our pid is garbage. */
+	(void)unlink(tmp);
 	if (store_link_spool(o->fd, tmp) < 0) {
 		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0644)) < 0) {
@@ -564,9 +592,9 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 		return (-1);
 	}
 	/* The rename itself must survive a crash before the link goes out. */
-	if ((fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		(void)close(fd);
+	if (store_fsync_dir(sub) < 0) {
+		snprintf(why, len, "fsync %.200s: %s", sub, strerror(errno));
+		return (-1);
 	}
 	snprintf(why, len, "stored");
 	return (0);
@@ -585,6 +613,21 @@ store_obj_drop(struct store_obj *o)
 	o->state = STORE_OBJ_DROPPED;
 }
 
+/*
+ * msg_spool_failed - an attachment could not be spooled: the part stays
+ * in the message; under tempfail the message must not go out that way.
+ */
+static void
+msg_spool_failed(struct msg *m)
+{
+	if (m->cfg->on_store_failure != CFG_FAIL_TEMPFAIL
+	    || m->state == MSG_TEMPFAIL)
+		return;
+	snprintf(m->why, sizeof(m->why), "spool %.100s: %s",
+	    m->cfg->spool_dir, strerror(errno));
+	m->state = MSG_TEMPFAIL;
+}
+
 /* msg_part_begin - a candidate part: collect it if there is room */
 
 static int
@@ -599,6 +642,7 @@ msg_part_begin(void *ctx, const struct mime_part *part)
 	memset(o, 0, sizeof(*o));
 	if ((o->fd = store_spool_open(m->cfg->spool_dir)) < 0) {
 		log_warn("spool %s: %s", m->cfg->spool_dir, strerror(errno));
+		msg_spool_failed(m);
 		return (0);
 	}
 	o->state = STORE_OBJ_COLLECT;
@@ -620,13 +664,7 @@ msg_part_data(void *ctx, const unsigned char *p, size_t n)
 	if (store_write_all(o->fd, p, n) < 0) {
 		log_warn("spool %s: %s", m->cfg->spool_dir, strerror(errno));
 		store_obj_drop(o);
-		/* The part stays in the message; under tempfail the
-		 * message must not go out without its link. */
-		if (m->cfg->on_store_failure == CFG_FAIL_TEMPFAIL) {
-			m->state = MSG_TEMPFAIL;
-			snprintf(m->why, sizeof(m->why), "spool write: %s",
-			    strerror(errno));
-		}
+		msg_spool_failed(m);
 		return (-1);
 	}
 	return (0);
@@ -641,11 +679,13 @@ msg_part_end(void *ctx, const struct mime_part *part, int ok)
 	struct store_obj *o = &m->obj[m->collecting];
 
 	m->collecting = -1;
-	if (o->state != STORE_OBJ_COLLECT)
-		return;
 	o->part = *part;
-	if (!ok || part->decoded == 0 || part->decoded < m->cfg->min_size) {
+	if (o->state != STORE_OBJ_COLLECT || !ok || part->decoded == 0
+	    || part->decoded < m->cfg->min_size) {
+		/* It stays in the message; its slot is free again (it is
+		 * always the last one taken). */
 		store_obj_drop(o);
+		m->nobj--;
 		return;
 	}
 	store_sha_out(&o->sha, o->digest);
@@ -759,6 +799,24 @@ msg_settle(struct msg *m)
 	m->state = MSG_READY;
 }
 
+/* msg_link - build the link part of a stored object */
+
+static int
+msg_link(struct msg *m, struct store_obj *o)
+{
+	char	url[CFG_LINE_MAX + STORE_KEY_MAX + 1], hex[65];
+	int	n;
+
+	n = snprintf(url, sizeof(url), "%s%s", m->cfg->link_base, o->key);
+	if (n < 0 || n >= (int)sizeof(url))
+		return (-1);
+	store_hex(hex, o->digest, sizeof(o->digest));
+	m->link_len = mime_link_part(m->link, sizeof(m->link), &o->part, url,
+	    n, hex, o->part.crlf);
+	m->link_off = 0;
+	return (m->link_len ? 0 : -1);
+}
+
 /* msg_dedupe - an earlier object of this message with the same key */
 
 static struct store_obj *
@@ -799,6 +857,15 @@ msg_end(struct msg *m, int64_t now)
 			store_obj_drop(o);
 			continue;
 		}
+		/* The link part is built before the object is stored, so a
+		 * name too long for it never leaves an orphan object. */
+		if (msg_link(m, o) < 0) {
+			log_warn("link part for %.100s too long; kept in the "
+			    "message", o->key);
+			store_obj_drop(o);
+			continue;
+		}
+		m->link_len = 0;
 		if ((twin = msg_dedupe(m, i)) != 0) {
 			/* Same file twice in one message: one object. */
 			o->state = twin->state == STORE_OBJ_UPLOADING ?
@@ -903,24 +970,6 @@ msg_event(struct msg *m, const struct pollfd *pfd, int n, int64_t now)
 				m->obj[j].state = o->state;
 	}
 	msg_settle(m);
-}
-
-/* msg_link - build the link part of a stored object */
-
-static int
-msg_link(struct msg *m, struct store_obj *o)
-{
-	char	url[CFG_LINE_MAX + STORE_KEY_MAX + 1], hex[65];
-	int	n;
-
-	n = snprintf(url, sizeof(url), "%s%s", m->cfg->link_base, o->key);
-	if (n < 0 || n >= (int)sizeof(url))
-		return (-1);
-	store_hex(hex, o->digest, sizeof(o->digest));
-	m->link_len = mime_link_part(m->link, sizeof(m->link), &o->part, url,
-	    n, hex, o->part.crlf);
-	m->link_off = 0;
-	return (m->link_len ? 0 : -1);
 }
 
 /*

@@ -268,6 +268,17 @@ static const struct t_case cases[] = {
 	    "Content-Disposition: attachment; filename=\"C:\\\\x\\\\..\\\\.a..b\x01.exe.\"\n"
 	    "\nx\n--b--\n",
 	    0, "x", 1, 1, "a.b.exe", 0},
+	{"invalid UTF-8 in a name: overlong, surrogate, past U+10FFFF",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=\"\xf8\x80\x80\xed\xa0\x80"
+	    "\xe0\x80\xaf\xc3\xa9.bin\"\n\nx\n--b--\n",
+	    0, "x", 1, 1, "_________\xc3\xa9.bin", 0},
+	{"RFC 2231 sections out of order, twice, with a gap",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename*2=c; filename*1=b;\n"
+	    " filename*0=a; filename*1=z; filename*4=e; filename=plain\n\nx\n"
+	    "--b--\n",
+	    0, "x", 1, 1, "abc", 0},
 	{"name of dots only",
 	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
 	    "Content-Disposition: attachment; filename=\"../..\"\n\nx\n--b--\n",
@@ -283,6 +294,46 @@ static const struct t_case cases[] = {
 	{"delimiter with transport padding",
 	    "Content-Type: multipart/mixed; boundary=b\n\n"
 	    "--b \t\nContent-Disposition: attachment; filename=p\n\nx\n--b-- \n",
+	    "Content-Disposition: attachment; filename=p\n\nx",
+	    "x", 1, 1, "p", 0},
+	{"nested boundary starting with the outer one",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: multipart/mixed; boundary=b--\n\n--b--\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--b----\n"
+	    "--b--\n",
+	    0, 0, 0, 0, 0, MIME_ERR_AMBIGUOUS},
+	{"two Content-Type fields",
+	    "Content-Type: multipart/mixed; boundary=abc\n"
+	    "Content-Type: multipart/mixed; boundary=xyz\n\n--xyz\n"
+	    "Content-Disposition: attachment; filename=a.bin\n\nx\n--abc\n"
+	    "Content-Type: text/plain\n\ntext\n--abc--\n--xyz--\n",
+	    0, 0, 0, 0, 0, MIME_ERR_AMBIGUOUS},
+	{"two boundary parameters",
+	    "Content-Type: multipart/mixed; boundary=abc; boundary=xyz\n\n"
+	    "--xyz\nContent-Disposition: attachment; filename=a.bin\n\nx\n"
+	    "--xyz--\n",
+	    0, 0, 0, 0, 0, MIME_ERR_AMBIGUOUS},
+	{"base64-encoded multipart is opaque",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: multipart/mixed; boundary=c\n"
+	    "Content-Transfer-Encoding: base64\n\n--c\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--c--\n--b--\n",
+	    0, 0, 0, 0, 0, 0},
+	{"QP line of 70 spaces inside is text",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename=q\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n"
+	    "a                                                                      b\n--b--\n",
+	    "Content-Disposition: attachment; filename=q\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n"
+	    "a                                                                      b",
+	    "a                                                                      b",
+	    72, 1, "q", 0},
+	{"enclosed boundary extending the outer one is fine",
+	    "Content-Type: multipart/mixed; boundary=x\n\n--x\n"
+	    "Content-Type: multipart/alternative; boundary=x_alt\n\n--x_alt\n"
+	    "Content-Type: text/plain\n\nt\n--x_alt--\n\n--x\n"
+	    "Content-Disposition: attachment; filename=p\n\nx\n--x--\n",
 	    "Content-Disposition: attachment; filename=p\n\nx",
 	    "x", 1, 1, "p", 0},
 	{"boundary prefix is not a delimiter",
@@ -324,8 +375,7 @@ static const struct t_case cases[] = {
 	    "Content-Type: multipart/alternative; boundary=b\n\n--b\n"
 	    "Content-Type: text/plain\n\nx\n--b--\n\n--b\n"
 	    "Content-Disposition: attachment; filename=p\n\nx\n--b--\n",
-	    "Content-Disposition: attachment; filename=p\n\nx",
-	    "x", 1, 1, "p", MIME_ERR_AMBIGUOUS},
+	    0, 0, 0, 0, 0, MIME_ERR_AMBIGUOUS},
 	{"unreadable Content-Type is text/plain, its name still counts",
 	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
 	    "Content-Type: ; name=\"f.jpg\"\n\nx\n--b--\n",
@@ -507,7 +557,7 @@ t_limit_depth(void)
 		depth = MIME_DEPTH_MAX + d;
 		blen = 0;
 		for (i = 0; i < depth; i++) {
-			snprintf(b, sizeof(b), "b%d", i);
+			snprintf(b, sizeof(b), "b%02d", i);
 			t_adds("Content-Type: multipart/mixed; boundary=");
 			t_adds(b);
 			t_adds("\n\n--");
@@ -516,7 +566,7 @@ t_limit_depth(void)
 		}
 		t_adds("Content-Disposition: attachment; filename=p\n\nx\n");
 		for (i = depth - 1; i >= 0; i--) {
-			snprintf(b, sizeof(b), "b%d", i);
+			snprintf(b, sizeof(b), "b%02d", i);
 			t_adds("--");
 			t_adds(b);
 			t_adds("--\n");
@@ -640,6 +690,8 @@ t_url(void)
 static void
 t_link_part(void)
 {
+	static const char hex64[] =
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	struct mime_part p;
 	char	buf[MIME_LINKPART_MAX], link[512], name[101];
 	size_t	n, ln;
@@ -648,16 +700,18 @@ t_link_part(void)
 	memset(name, 'n', 100);
 	name[100] = 0;
 	memcpy(p.name, name, sizeof(name));
-	snprintf(p.type, sizeof(p.type), "application/pdf");
-	p.decoded = 10485760;
+	/* the longest common type, a 10-digit size */
+	snprintf(p.type, sizeof(p.type), "application/vnd.openxmlformats-"
+	    "officedocument.wordprocessingml.document");
+	p.decoded = 1048576000;
 	ln = snprintf(link, sizeof(link), "https://files.example.org/a/"
 	    "0123456789abcdef0123456789abcdef/%s", name);
-	n = mime_link_part(buf, sizeof(buf), &p, link, ln, "ab", 1);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, hex64, 1);
 	buf[n] = 0;
 	t_ok(n > 0 && n <= 1024, "link part for a 100-character name: %zu "
 	    "bytes", n);
 	t_ok(strstr(buf, "\r\nX-Detach-URL: https://files.example.org/a/") != 0
-	    && strstr(buf, "\r\nX-Detach-Size: 10485760\r\n") != 0
+	    && strstr(buf, "\r\nX-Detach-Size: 1048576000\r\n") != 0
 	    && strstr(buf, "\r\nX-Mozilla-External-Attachment-URL: https://") != 0
 	    && strstr(buf, "Content-Disposition: inline\r\n") != 0
 	    && strncmp(buf, "Content-Type: text/plain;", 25) == 0
@@ -666,7 +720,7 @@ t_link_part(void)
 	    "link part headers, CRLF, no EOL after the body");
 	/* A non-ASCII name: quoted-printable, lines under 77 */
 	snprintf(p.name, sizeof(p.name), "r\xc3\xa9sum\xc3\xa9.pdf");
-	n = mime_link_part(buf, sizeof(buf), &p, link, ln, "ab", 0);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, hex64, 0);
 	buf[n] = 0;
 	{
 		const char *l = buf, *e;

@@ -240,6 +240,33 @@ t_digest(void)
 	t_ok(good, "digests at the padding edges");
 }
 
+/* Parts too small to detach do not use up DETACH_OBJECTS_MAX. */
+static void
+t_slots(void)
+{
+	static char in[1 << 16];
+	size_t	n = 0;
+	int	i;
+
+	cfg.min_size = 1000;
+	n += snprintf(in + n, sizeof(in) - n, "Content-Type: multipart/mixed; "
+	    "boundary=b\n\n");
+	for (i = 0; i < DETACH_OBJECTS_MAX + 1; i++)
+		n += snprintf(in + n, sizeof(in) - n, "--b\nContent-Type: "
+		    "image/png; name=logo%d.png\n\nsmall\n", i);
+	n += snprintf(in + n, sizeof(in) - n, "--b\nContent-Disposition: "
+	    "attachment; filename=big.bin\n\n");
+	for (i = 0; i < 2000; i++)
+		in[n++] = 'a' + i % 26;
+	n += snprintf(in + n, sizeof(in) - n, "\n--b--\n");
+	t_run_job(in, n, 4096, out, sizeof(out), &olen);
+	out[olen] = 0;
+	t_ok(strstr(out, "X-Detach-URL: https://f.example/a/") != 0
+	    && strstr(out, "/big.bin") != 0 && strstr(out, "logo0.png") != 0,
+	    "%d small parts, then a large one: the large one detached",
+	    DETACH_OBJECTS_MAX + 1);
+}
+
 int
 main(void)
 {
@@ -263,6 +290,7 @@ main(void)
 	t_small();
 	t_truncated();
 	t_digest();
+	t_slots();
 	t_failure();
 	store_shutdown();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
