@@ -186,6 +186,7 @@ t_failure(void)
 	char	path[512];
 	int	state, fd;
 
+	cfg.min_size = 10;
 	/* A store directory under a regular file cannot be written. */
 	snprintf(path, sizeof(path), "%s/file", tmpdir);
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
