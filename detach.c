@@ -74,6 +74,8 @@ log_line(int prio, const char *prefix, const char *fmt, va_list ap)
 	fprintf(stderr, "detach[%ld]: %s%s\n", (long)getpid(), prefix, buf);
 }
 
+/* log_info - an event, unless in pipe mode */
+
 void
 log_info(const char *fmt, ...)
 {
@@ -86,6 +88,8 @@ log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* log_warn - something went wrong and was handled */
+
 void
 log_warn(const char *fmt, ...)
 {
@@ -95,6 +99,8 @@ log_warn(const char *fmt, ...)
 	log_line(LOG_WARNING, "warning: ", fmt, ap);
 	va_end(ap);
 }
+
+/* log_error - something failed */
 
 void
 log_error(const char *fmt, ...)
@@ -131,6 +137,8 @@ log_panic(const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+/* clock_ms - the monotonic clock in milliseconds */
 
 int64_t
 clock_ms(void)
@@ -252,6 +260,8 @@ cfg_addr_ok(const char *v)
 	port = strtol(colon + 1, &end, 10);
 	return (*end == 0 && colon[1] && port > 0 && port < 65536);
 }
+
+/* cfg_hex - a hex digit's value, or -1 */
 
 static int
 cfg_hex(int c)
@@ -458,6 +468,8 @@ cfg_defaults(struct cfg *cfg)
 			log_panic("default %s: %s", k->name, why);
 }
 
+/* cfg_parse_init - start parsing a file named file into cfg */
+
 void
 cfg_parse_init(struct cfg_parse *p, struct cfg *cfg, const char *file)
 {
@@ -465,6 +477,8 @@ cfg_parse_init(struct cfg_parse *p, struct cfg *cfg, const char *file)
 	p->cfg = cfg;
 	p->file = file;
 }
+
+/* cfg_error - note the first error as FILE:LINE: text */
 
 static void
 cfg_error(struct cfg_parse *p, int line, const char *fmt, ...)
@@ -824,7 +838,7 @@ pipe_passthru(const char *why)
 
 /* pipe_store - drive the uploads of one message in a private loop */
 
-static void
+static int
 pipe_store(struct msg *m)
 {
 	struct pollfd pfd[DETACH_OBJECTS_MAX * 2];
@@ -836,10 +850,13 @@ pipe_store(struct msg *m)
 		deadline = now + 1000;
 		n = msg_poll(m, pfd, DETACH_OBJECTS_MAX * 2, &deadline);
 		ms = deadline > now ? (int)(deadline - now) : 0;
-		if (poll(pfd, n, ms) < 0 && errno != EINTR)
-			log_panic("poll: %s", strerror(errno));
+		if (poll(pfd, n, ms) < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return (-1);
+		}
 		msg_event(m, pfd, n, clock_ms());
 	}
+	return (0);
 }
 
 /* pipe_run - one message from stdin to stdout */
@@ -886,8 +903,7 @@ pipe_run(const struct cfg *cfg)
 		}
 	}
 	msg_end(m, clock_ms());
-	pipe_store(m);
-	if (msg_state(m) == MSG_TEMPFAIL) {
+	if (pipe_store(m) < 0 || msg_state(m) == MSG_TEMPFAIL) {
 		log_error("%s", msg_why(m));
 		msg_free(m);
 		return (DETACH_EX_TEMPFAIL);
@@ -914,6 +930,8 @@ pipe_run(const struct cfg *cfg)
 /* ------------------------------------------------------------------ */
 /* main                                                                */
 /* ------------------------------------------------------------------ */
+
+/* usage - the synopsis */
 
 static void
 usage(FILE *fp)

@@ -178,6 +178,8 @@ mime_strerror(int flags)
 	return ("no error");
 }
 
+/* mime_state_size - the size of a scanner, for the caller to allocate */
+
 size_t
 mime_state_size(void)
 {
@@ -191,6 +193,8 @@ mime_state_size(void)
 /* base64 alphabet (RFC 2045 6.8): value, 64 for white space, 65 for
  * '=', 66 for anything else. */
 static unsigned char mime_b64_val[256];
+
+/* mime_b64_table - fill the base64 alphabet table once */
 
 static void
 mime_b64_table(void)
@@ -293,6 +297,8 @@ mime_b64_final(struct mime_b64 *d)
 	return (d->err ? -1 : 0);
 }
 
+/* mime_hexval - a hex digit's value, or -1 */
+
 static int
 mime_hexval(int c)
 {
@@ -394,6 +400,8 @@ mime_qp_eol(struct mime_qp *q, const unsigned char *eol, size_t len,
 /* ------------------------------------------------------------------ */
 /* Decoded data of the active part                                     */
 /* ------------------------------------------------------------------ */
+
+/* mime_emit - hand decoded bytes to the data callback */
 
 static void
 mime_emit(struct mime_state *m, const unsigned char *p, size_t n)
@@ -532,6 +540,8 @@ struct mime_cur {
 	const char *e;
 	int	folded;		/* the last quoted value had a line break */
 };
+
+/* mime_lower - ASCII lowercase */
 
 static int
 mime_lower(int c)
@@ -1066,7 +1076,9 @@ mime_field(struct mime_state *m)
 	}
 }
 
-/* RFC 5322 2.2: field name is printable ASCII but ':', then ':'. */
+/* mime_is_field - does a header line start with a field name and colon?
+ * RFC 5322 2.2: printable ASCII but ':', then ':'. */
+
 static int
 mime_is_field(const char *p, size_t len)
 {
@@ -1091,6 +1103,8 @@ mime_is_field(const char *p, size_t len)
 /* ------------------------------------------------------------------ */
 /* Entities                                                            */
 /* ------------------------------------------------------------------ */
+
+/* mime_frame_flags - flags of the innermost multipart, or 0 */
 
 static int
 mime_frame_flags(const struct mime_state *m)
@@ -1119,6 +1133,8 @@ static const char *mime_keep_types[] = {
 	"application/pgp-signature", "application/pgp-encrypted",
 	"application/pgp-keys", "text/calendar", "text/rfc822-headers", 0,
 };
+
+/* mime_candidate - may this leaf be detached? */
 
 static int
 mime_candidate(const struct mime_state *m, const struct mime_entity *e)
@@ -1627,6 +1643,8 @@ struct mime_buf {
 	int	over;
 };
 
+/* mime_put - append bytes to a bounded buffer, or mark it overflowed */
+
 static void
 mime_put(struct mime_buf *b, const char *s, size_t n)
 {
@@ -1637,6 +1655,8 @@ mime_put(struct mime_buf *b, const char *s, size_t n)
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
+
+/* mime_puts - append a string */
 
 static void
 mime_puts(struct mime_buf *b, const char *s)
@@ -1693,6 +1713,8 @@ mime_body_line(struct mime_buf *b, const char *line, size_t n,
 			mime_puts(b, eol);
 	}
 }
+
+/* mime_ascii - is the string all ASCII? */
 
 static int
 mime_ascii(const char *s)

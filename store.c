@@ -152,6 +152,8 @@ static const uint32_t store_sha_k[64] = {
 
 static int store_sha_ni = -1;	/* processor has SHA and SSE4.1 */
 
+/* store_sha_has_ni - does the processor have the SHA extensions (and SSE4.1)? */
+
 static int
 store_sha_has_ni(void)
 {
@@ -240,6 +242,8 @@ store_sha_blocks(uint32_t h[8], const unsigned char *p, size_t n)
 
 #endif
 
+/* store_sha_init - start a SHA-256 */
+
 static void
 store_sha_init(struct store_sha *s)
 {
@@ -254,6 +258,8 @@ store_sha_init(struct store_sha *s)
 	s->fill = 0;
 	s->total = 0;
 }
+
+/* store_sha_update - hash bytes, whole blocks straight from the input */
 
 static void
 store_sha_update(struct store_sha *s, const unsigned char *p, size_t n)
@@ -319,6 +325,8 @@ store_sha_out(struct store_sha *s, unsigned char out[32])
 /* Stores                                                              */
 /* ------------------------------------------------------------------ */
 
+/* store_unref - drop a reference; the last one frees the store */
+
 static void
 store_unref(struct store *st)
 {
@@ -363,6 +371,8 @@ store_init(const struct cfg *cfg, char *why, size_t len)
 	store_cur = st;
 	return (0);
 }
+
+/* store_shutdown - drop the current store */
 
 void
 store_shutdown(void)
@@ -413,6 +423,8 @@ store_write_all(int fd, const void *buf, size_t len)
 	}
 	return (0);
 }
+
+/* store_hex - lowercase hex of n bytes */
 
 static void
 store_hex(char *out, const unsigned char *in, size_t n)
@@ -603,6 +615,8 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 /* ------------------------------------------------------------------ */
 /* Scanner callbacks                                                   */
 /* ------------------------------------------------------------------ */
+
+/* store_obj_drop - forget an object: the part stays in the message */
 
 static void
 store_obj_drop(struct store_obj *o)
@@ -899,11 +913,15 @@ msg_end(struct msg *m, int64_t now)
 	return (m->state == MSG_TEMPFAIL ? -1 : 0);
 }
 
+/* msg_state - MSG_FEEDING, MSG_STORING, MSG_READY or MSG_TEMPFAIL */
+
 int
 msg_state(const struct msg *m)
 {
 	return (m->state);
 }
+
+/* msg_why - why a job ended in MSG_TEMPFAIL */
 
 const char *
 msg_why(const struct msg *m)
@@ -1047,6 +1065,8 @@ msg_stats(const struct msg *m, int *detached, uint64_t *saved,
 	if (size)
 		*size = m->raw_len;
 }
+
+/* msg_free - close the spools, drop the store */
 
 void
 msg_free(struct msg *m)
