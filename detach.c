@@ -792,26 +792,6 @@ cfg_print(const struct cfg *cfg, int fd)
 /* Pipe mode                                                           */
 /* ------------------------------------------------------------------ */
 
-/* pipe_write - all of buf to stdout */
-
-static int
-pipe_write(const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = write(1, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		p += n;
-		len -= n;
-	}
-	return (0);
-}
-
 /* pipe_passthru - copy stdin to stdout untouched (nothing spooled) */
 
 static int
@@ -828,7 +808,7 @@ pipe_passthru(const char *why)
 			log_error("read: %s", strerror(errno));
 			return (DETACH_EX_IOERR);
 		}
-		if (pipe_write(buf, n) < 0) {
+		if (store_write_all(1, buf, n) < 0) {
 			log_error("write: %s", strerror(errno));
 			return (DETACH_EX_IOERR);
 		}
@@ -916,7 +896,7 @@ pipe_run(const struct cfg *cfg)
 			msg_free(m);
 			return (DETACH_EX_TEMPFAIL);
 		}
-		if (pipe_write(buf, n) < 0) {
+		if (store_write_all(1, buf, n) < 0) {
 			log_error("write: %s", strerror(errno));
 			msg_free(m);
 			return (DETACH_EX_IOERR);

@@ -252,6 +252,7 @@ struct pollfd;
 /* store_init - (re)build the store for a configuration: resolve names,
  * load the trust anchors. Messages already under way keep the old one. */
 extern int store_init(const struct cfg *, char *, size_t);
+extern int store_write_all(int, const void *, size_t);
 extern void store_shutdown(void);
 
 extern struct msg *msg_new(const struct cfg *, char *, size_t);

@@ -404,9 +404,9 @@ store_spool_open(const char *dir)
 	return (fd);
 }
 
-/* store_write_all - write all of buf at the end of fd */
+/* store_write_all - write all of buf to fd (blocking descriptors) */
 
-static int
+int
 store_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
