@@ -56,7 +56,7 @@
 
 #include "detach.h"
 
-/* What the scanner waits on. */
+/* What the scanner waits on; mime_enter() makes every transition. */
 enum mime_wait {
 	MIME_WAIT_HEADER,	/* header lines of an entity */
 	MIME_WAIT_BODY,		/* body lines of a leaf, preamble, epilogue */
@@ -149,6 +149,8 @@ struct mime_state {
 	char	pbuf[MIME_HEADER_MAX];	/* parameter value scratch */
 };
 
+static void mime_enter(struct mime_state *, enum mime_wait);
+
 static const struct mime_errtab {
 	int	flag;
 	const char *text;
@@ -164,6 +166,29 @@ static const struct mime_errtab {
 	{MIME_ERR_AMBIGUOUS, "boundary reused by an enclosed multipart"},
 	{0, 0},
 };
+
+/*
+ * mime_enter - the one place the scanner changes what it waits on. A
+ * new entity's headers start with no field gathered; a body starts with
+ * no line break held.
+ */
+static void
+mime_enter(struct mime_state *m, enum mime_wait wait)
+{
+	switch (wait) {
+	case MIME_WAIT_HEADER:
+		m->hlen = 0;
+		m->hover = 0;
+		m->hfield = 0;
+		break;
+	case MIME_WAIT_BODY:
+		m->eol_len = 0;
+		break;
+	default:
+		abort();	/* mime.c has no log: a broken invariant */
+	}
+	m->wait = wait;
+}
 
 /* mime_strerror - name the first error flag raised */
 
@@ -1120,10 +1145,7 @@ mime_entity_begin(struct mime_state *m, uint64_t start, int in_multipart)
 	memset(&m->ent, 0, sizeof(m->ent));
 	m->ent.start = start;
 	m->ent.in_multipart = in_multipart;
-	m->wait = MIME_WAIT_HEADER;
-	m->hlen = 0;
-	m->hover = 0;
-	m->hfield = 0;
+	mime_enter(m, MIME_WAIT_HEADER);
 }
 
 /* Types that are never detached, whatever their disposition. */
@@ -1202,8 +1224,7 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 		snprintf(e->type, sizeof(e->type), "%s",
 		    (flags & MIME_F_DIGEST) && e->in_multipart ?
 		    "message/rfc822" : "text/plain");
-	m->wait = MIME_WAIT_BODY;
-	m->eol_len = 0;
+	mime_enter(m, MIME_WAIT_BODY);
 	/* RFC 2045 6.4: a multipart is 7bit, 8bit or binary; an encoded
 	 * one is opaque, as in Postfix. */
 	if (strncmp(e->type, "multipart/", 10) == 0 && !e->bad
@@ -1316,7 +1337,7 @@ mime_on_delimiter(struct mime_state *m, int k, int close, uint64_t next)
 	if (close) {
 		/* Epilogue: body text of no leaf, until an outer delimiter. */
 		m->depth = k - 1;
-		m->wait = MIME_WAIT_BODY;
+		mime_enter(m, MIME_WAIT_BODY);
 		memset(&m->ent, 0, sizeof(m->ent));
 		return;
 	}
@@ -1388,12 +1409,19 @@ mime_line_data(struct mime_state *m, const unsigned char *p, size_t n)
 {
 	if (n == 0)
 		return;
-	if (m->wait == MIME_WAIT_HEADER) {
+	switch (m->wait) {
+	case MIME_WAIT_HEADER:
 		mime_header_data(m, p, n);
-	} else if (m->active) {
+		break;
+	case MIME_WAIT_BODY:
+		if (!m->active)
+			break;
 		if (m->line_len == 0)
 			mime_release_eol(m);
 		mime_content(m, p, n);
+		break;
+	default:
+		abort();
 	}
 	m->line_len += n;
 }
@@ -1403,12 +1431,19 @@ mime_line_data(struct mime_state *m, const unsigned char *p, size_t n)
 static void
 mime_line_end(struct mime_state *m, size_t eol, uint64_t next)
 {
-	if (m->wait == MIME_WAIT_HEADER) {
+	switch (m->wait) {
+	case MIME_WAIT_HEADER:
 		mime_header_eol(m, next);
-	} else if (m->active) {
+		break;
+	case MIME_WAIT_BODY:
+		if (!m->active)
+			break;
 		if (m->line_len == 0)
 			mime_release_eol(m);
 		mime_content_eol(m, eol);
+		break;
+	default:
+		abort();
 	}
 	m->prev_eol = eol;
 	m->line = MIME_LINE_PEEK;
