@@ -436,7 +436,10 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 			}
 		}
 	}
-	if (ps->nmpfd > 0 && s->msg)
+	/* Also with no descriptor: an upload pausing before its next try
+	 * waits on a deadline only. msg_event() does nothing unless the
+	 * message is being stored. */
+	if (s->msg)
 		msg_event(s->msg, pfd + ps->mpfd, ps->nmpfd, now);
 }
 
@@ -568,7 +571,7 @@ proxy_run(const char *path, struct cfg *cfg)
 				continue;
 			}
 			ps->cpfd = ps->dpfd = -1;
-			ps->nmpfd = 0;
+			ps->mpfd = ps->nmpfd = 0;
 			if (want & (SMTP_WANT_CREAD | SMTP_WANT_CWRITE)) {
 				ps->cpfd = npfd;
 				pfd[npfd].fd = ps->cfd;
