@@ -27,6 +27,7 @@
  * BUGS
  *	Configuration values cannot contain a '#' at the start of a line.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <ctype.h>
 #include <errno.h>
@@ -816,6 +817,42 @@ pipe_passthru(const char *why)
 	return (DETACH_EX_OK);
 }
 
+/*
+ * pipe_map - scan a file on stdin through a sliding window of mapped
+ * pages instead of read(): no copy into our buffer, and RSS bounded by
+ * PIPE_WINDOW. Leaves the offset at the end of the file, as read()
+ * would. Returns 0, or an exit code.
+ */
+#define PIPE_WINDOW	(4 << 20)
+
+static int
+pipe_map(struct msg *m, off_t size)
+{
+	off_t	base, off, len;
+	void   *p;
+
+	if ((base = lseek(0, 0, SEEK_CUR)) < 0)
+		return (0);
+	for (off = base & ~(off_t)(PIPE_WINDOW - 1); off < size; off += len) {
+		len = size - off < PIPE_WINDOW ? size - off : PIPE_WINDOW;
+		p = mmap(0, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, 0, off);
+		if (p == MAP_FAILED) {
+			log_error("mmap: %s", strerror(errno));
+			return (DETACH_EX_IOERR);
+		}
+		if (msg_feed(m, (char *)p + (off < base ? base - off : 0),
+		    len - (off < base ? base - off : 0)) < 0) {
+			log_error("%s", msg_why(m));
+			(void)munmap(p, len);
+			return (DETACH_EX_TEMPFAIL);
+		}
+		(void)munmap(p, len);
+	}
+	if (lseek(0, size, SEEK_SET) < 0)
+		return (DETACH_EX_IOERR);
+	return (0);
+}
+
 /* pipe_store - drive the uploads of one message in a private loop */
 
 static int
@@ -864,9 +901,12 @@ pipe_run(const struct cfg *cfg)
 		}
 		return (pipe_passthru(why));
 	}
-	/* A file on stdin need not be spooled again. */
-	if (fstat(0, &st) == 0 && S_ISREG(st.st_mode))
-		(void)msg_source(m, 0);
+	/* A file on stdin need not be spooled again, nor copied in. */
+	if (fstat(0, &st) == 0 && S_ISREG(st.st_mode)
+	    && msg_source(m, 0) == 0 && (n = pipe_map(m, st.st_size)) != 0) {
+		msg_free(m);
+		return (n);
+	}
 	while ((n = read(0, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
