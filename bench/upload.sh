@@ -119,7 +119,8 @@ cc -O2 -std=c11 -D_GNU_SOURCE -DDETACH_NO_MAIN -I. -I/usr/include/bearssl \
     -o "$T/put" "$T/put.c" detach.c proxy.c store.c mime.c smtp.c http.c \
     -Wl,-Bstatic -lbearssl -Wl,-Bdynamic || { echo "upload.sh: driver build failed"; exit 1; }
 
-now() { python3 -c 'import time; print(time.monotonic())'; }
+# date(1), not a python start-up, between the marks: ~1 ms, not ~30 ms
+now() { date +%s.%N; }
 mbs() { python3 -c "import sys; print('%.1f' % ($SIZE_MB / float(sys.argv[1])))" "$1"; }
 med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
