@@ -863,7 +863,7 @@ msg_end(struct msg *m, int64_t now)
 		return (m->state == MSG_TEMPFAIL ? -1 : 0);
 	m->mime_errors |= mime_finish(m->mime);
 	m->state = MSG_STORING;
-	for (i = 0; i < m->nobj; i++) {
+	for (i = 0; i < m->nobj && m->state == MSG_STORING; i++) {
 		o = &m->obj[i];
 		if (o->state != STORE_OBJ_PENDING)
 			continue;
