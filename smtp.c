@@ -633,10 +633,12 @@ smtp_unstuff_init(struct smtp_unstuff *u)
 /*
  * smtp_unstuff - undo dot-stuffing and find the end of data
  *
- * Writes at most len bytes to out (out may be in itself); *outlen gets
- * their count, *end is set once CRLF "." CRLF was seen. The CRLF before
- * the final dot ends the last line and is content. Returns the bytes
- * consumed; nothing past the final dot is.
+ * Writes at most len bytes to out (out may be in itself: no output
+ * byte is written before the input byte at its place was read); *outlen
+ * gets their count, *end is set once CRLF "." CRLF was seen. The CRLF
+ * before the final dot ends the last line and is content. Returns the
+ * bytes consumed; nothing past the final dot is, and a "." or ".\r"
+ * that ends the input is left for the next call.
  */
 size_t
 smtp_unstuff(struct smtp_unstuff *u, const unsigned char *in, size_t len,
@@ -682,6 +684,16 @@ smtp_unstuff(struct smtp_unstuff *u, const unsigned char *in, size_t len,
 			u->state = SMTP_U_BOL;
 		else
 			u->state = SMTP_U_MID;
+	}
+	/* A "." or ".\r" at the end of the input stays unconsumed, to be
+	 * read again with what follows: output then never runs ahead of
+	 * input, which the caller relies on when it unstuffs in place. */
+	if (u->state == SMTP_U_DOT) {
+		i -= 1;
+		u->state = SMTP_U_BOL;
+	} else if (u->state == SMTP_U_DOTCR) {
+		i -= 2;
+		u->state = SMTP_U_BOL;
 	}
 	*outlen = o;
 	*end = (u->state == SMTP_U_END);
