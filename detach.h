@@ -400,6 +400,7 @@ struct smtp_sess {
 	char	id[16];			/* session name in logs */
 	char	peer[64];		/* client address, for logs */
 	int64_t	deadline;		/* of the current wait */
+	int64_t	dot_deadline;		/* from the client's dot to our reply */
 	int	down;			/* 1 connected, 0 gone */
 	int	pending;		/* SMTP_CMD_* awaiting its reply */
 	int	xfwd_offer;		/* attributes downstream takes */

@@ -780,13 +780,22 @@ smtp_state_name(enum smtp_state st)
 	return (smtp_state_names[st]);
 }
 
-/* smtp_enter - the one transition; each wait gets a fresh deadline */
+/* smtp_enter - the one transition; each wait gets a fresh deadline,
+ * bounded after the dot by the dot's */
 
 static void
 smtp_enter(struct smtp_sess *s, enum smtp_state st, int64_t now)
 {
 	s->state = st;
 	s->deadline = now + s->cfg->timeout_ms;
+	/* Postfix waits smtpd_proxy_timeout for the reply to the dot as
+	 * one step: storing, sending and the downstream reply share one
+	 * timeout from the dot on, so ours comes first. */
+	if (st == SMTP_WAIT_STORE)
+		s->dot_deadline = s->deadline;
+	if ((st == SMTP_WAIT_SEND || st == SMTP_WAIT_DOT_REPLY)
+	    && s->dot_deadline < s->deadline)
+		s->deadline = s->dot_deadline;
 }
 
 /* smtp_sess_init - a session whose downstream connect is under way */
@@ -1512,6 +1521,9 @@ smtp_dout_ack(struct smtp_sess *s, size_t n, int64_t now)
 {
 	memmove(s->dout, s->dout + n, s->dout_len - n);
 	s->dout_len -= n;
-	if (s->state == SMTP_WAIT_SEND && n > 0)
+	if (s->state == SMTP_WAIT_SEND && n > 0) {
 		s->deadline = now + s->cfg->timeout_ms;
+		if (s->dot_deadline < s->deadline)
+			s->deadline = s->dot_deadline;
+	}
 }
