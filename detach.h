@@ -500,6 +500,11 @@ extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
  * own record buffer (BR_SSL_BUFSIZE_BIDI). */
 #define HTTP_IO_CHUNK		65536
 
+/* Bytes one pump call reads before it returns to poll(): a store that
+ * keeps the socket full must not hold the loop, nor push an upload past
+ * its deadline (checked between calls). */
+#define HTTP_PUMP_MAX		(256 * 1024)
+
 /* Idle keep-alive connections kept per store; more are closed. */
 #define HTTP_POOL_MAX		8
 

@@ -1348,19 +1348,21 @@ http_url_parse(const char *s, struct http_url *u, char *why, size_t whylen)
 	char *end;
 
 	memset(u, 0, sizeof(*u));
-	if (strncmp(s, "https://", 8) == 0) {
+	/* Never echo a URL that may hold a password, whatever else is
+	 * wrong with it. */
+	if (strchr(s, '@') != 0) {
+		http_why(why, whylen, "store URL must not hold user "
+		    "credentials (use store_auth)");
+		return (-1);
+	}
+	/* RFC 3986 3.1: the scheme is case-insensitive. */
+	if (strncasecmp(s, "https://", 8) == 0) {
 		u->tls = 1;
 		h = s + 8;
-	} else if (strncmp(s, "http://", 7) == 0)
+	} else if (strncasecmp(s, "http://", 7) == 0)
 		h = s + 7;
 	else {
 		http_why(why, whylen, "%.100s: not an http or https URL", s);
-		return (-1);
-	}
-	/* never echo a URL that may hold a password */
-	if (strchr(h, '@') != 0) {
-		http_why(why, whylen, "store URL must not hold user "
-		    "credentials (use store_auth)");
 		return (-1);
 	}
 	if (!http_safe(s, 0) || strpbrk(h, "?#\\") != 0) {
@@ -2532,9 +2534,12 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	char url[HTTP_LINE_MAX + 300];
 	int keep, sentall;
 
+	/* Over TLS the body is sent once flushed and no record waits in
+	 * the engine for the socket. */
 	sentall = x->reqoff == x->reqlen && x->iooff == x->iolen
 	    && (x->want == HTTP_WAIT_HEAD || x->sent == x->size)
-	    && (x->c->tls == 0 || x->flushed);
+	    && (x->c->tls == 0 || (x->flushed && !(br_ssl_engine_current_state(
+	    &x->c->tls->sc.eng) & BR_SSL_SENDREC)));
 	keep = sentall && !r->close && !x->extra;
 	if (x->c->tls && keep) {
 		br_ssl_engine_get_session_parameters(&x->c->tls->sc.eng,
@@ -2609,7 +2614,7 @@ static void
 http_plain_pump(struct http_xfer *x, int64_t now)
 {
 	unsigned char rbuf[4096];
-	size_t used, want;
+	size_t used, want, got = 0;
 	ssize_t n;
 	int progress, dry = 0;
 	short ev;
@@ -2660,6 +2665,8 @@ http_plain_pump(struct http_xfer *x, int64_t now)
 			if (http_xfer_parsed(x, used, (size_t)n, now))
 				return;
 			progress = 1;
+			if ((got += (size_t)n) >= HTTP_PUMP_MAX)
+				break;	/* more after poll(), at once */
 		} else if (n == 0) {
 			if (http_resp_eof(&x->resp) == 0) {
 				x->resp.close = 1;
@@ -2691,7 +2698,7 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 	unsigned char *buf;
 	char ebuf[64];
 	unsigned state;
-	size_t len, used, n;
+	size_t len, used, n, got = 0;
 	ssize_t r;
 	int progress, err, dry = 0;
 	short ev;
@@ -2740,6 +2747,11 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 			if ((r = http_sock_read(x->c->fd, buf, len)) > 0) {
 				br_ssl_engine_recvrec_ack(eng, (size_t)r);
 				progress = 1;
+				if ((got += (size_t)r) >= HTTP_PUMP_MAX) {
+					/* more after poll(), at once */
+					ev |= POLLIN;
+					break;
+				}
 			} else if (r == 0) {
 				/* no close_notify: a body that ends at
 				 * the close is still taken */
