@@ -85,6 +85,10 @@ static int64_t proxy_accept_pause;	/* no accepts before this time */
  * spinning on accept(). */
 #define PROXY_EMFILE_PAUSE_MS	1000
 
+/* After SIGTERM's deadline, sessions still busy get our timeout reply
+ * (451 after a dot, 421 otherwise) and this long to have it sent. */
+#define PROXY_STOP_FLUSH_MS	2000
+
 /* proxy_signal - note the signal; the loop acts on it */
 
 static void
@@ -506,6 +510,7 @@ proxy_run(const char *path, struct cfg *cfg)
 	int lfd[CFG_LISTEN_MAX], nl, i, npfd, cap = 0, want, n, stopping = 0;
 	int lpfd, timeout;
 	int64_t now, dl, stop_deadline = 0;
+	int	stop_forced = 0;
 	unsigned char sig[16];
 
 	proxy_fdlimit();
@@ -534,8 +539,18 @@ proxy_run(const char *path, struct cfg *cfg)
 
 	for (;;) {
 		now = clock_ms();
-		if (stopping && (proxy_nsess == 0 || now >= stop_deadline))
+		if (stopping && (proxy_nsess == 0 || (now >= stop_deadline
+		    && stop_forced)))
 			break;
+		if (stopping && now >= stop_deadline) {
+			/* Never a silent close: answer, then flush. */
+			for (ps = proxy_list; ps; ps = ps->next)
+				if (ps->s.state != SMTP_WAIT_NOTHING
+				    && ps->s.state != SMTP_WAIT_FLUSH)
+					smtp_timeout(&ps->s, now);
+			stop_forced = 1;
+			stop_deadline = now + PROXY_STOP_FLUSH_MS;
+		}
 		/* Deadlines first, then what each session waits on. */
 		n = 1 + nl + proxy_nsess * (2 + PROXY_MSG_PFD_MAX);
 		if (n > cap) {
