@@ -1232,8 +1232,9 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		}
 		if (s->state == SMTP_WAIT_GREETING) {
 			if (s->reply.code != 220) {
-				log_warn("%s: downstream greeting: %.100s",
-				    s->id, s->reply.text);
+				log_warn("%s: downstream greeting: %.*s",
+				    s->id, (int)(s->reply.len < 100 ?
+				    s->reply.len : 100), s->reply.text);
 				smtp_say(s, "421 4.3.0 %s Error: downstream "
 				    "server unavailable", s->cfg->hostname);
 				smtp_close(s, now);
