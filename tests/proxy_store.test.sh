@@ -251,6 +251,10 @@ done
 t "10 sessions: 250 at every dot ($ok250/10)" [ "$ok250" = 10 ]
 t "10 sessions: all delivered ($okdel/10)" [ "$okdel" = 10 ]
 t "10 sessions: each link fetches its own file ($okget/10)" [ "$okget" = 10 ]
+# on failure, what detach said, for whoever reads the log
+[ "$okget" = 10 ] || grep -h 'warning\|error' "$T/many.log" | head -20 |
+    sed 's/^/# /'
+[ "$okget" = 10 ] || tail -5 "$T/ng/logs/error.log" | sed 's/^/# nginx: /'
 t "10 sessions: ten different keys" \
     [ "$(printf '%s\n' $keys | sort -u | wc -l)" = 10 ]
 puts=$(grep -c '^PUT /many/' "$T/ng/logs/timed.log")
