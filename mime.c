@@ -1006,6 +1006,32 @@ mime_sanitize(char *name)
 	name[n - i] = 0;
 }
 
+/*
+ * mime_field_first - may a Content-* field of this kind be read? Not a
+ * second one: readers take the first or the last, so the entity is
+ * opaque (and, for Content-Type, which decides the structure, the whole
+ * message). Not one longer than MIME_HEADER_MAX either.
+ */
+static int
+mime_field_first(struct mime_state *m, int seen)
+{
+	struct mime_entity *e = &m->ent;
+
+	if (e->seen & seen) {
+		if (seen == MIME_SEEN_TYPE)
+			m->errors |= MIME_ERR_AMBIGUOUS;
+		e->bad = 1;
+		return (0);
+	}
+	e->seen |= seen;
+	if (m->hover) {
+		e->bad = 1;
+		m->errors |= MIME_ERR_HEADER_LEN;
+		return (0);
+	}
+	return (1);
+}
+
 /* mime_field - one complete header field of the current entity */
 
 static void
@@ -1025,17 +1051,8 @@ mime_field(struct mime_state *m)
 	c.p = colon + 1;
 	c.e = m->hdr + m->hlen;
 	if (nlen == 12 && strncasecmp(m->hdr, "content-type", 12) == 0) {
-		if (e->seen & MIME_SEEN_TYPE) {
-			m->errors |= MIME_ERR_AMBIGUOUS;
-			e->bad = 1;
+		if (!mime_field_first(m, MIME_SEEN_TYPE))
 			return;
-		}
-		e->seen |= MIME_SEEN_TYPE;
-		if (m->hover) {
-			e->bad = 1;
-			m->errors |= MIME_ERR_HEADER_LEN;
-			return;
-		}
 		/* RFC 2045 5.2: a type we cannot read is text/plain;
 		 * its parameters still name the file. */
 		if (mime_token(&c, e->type, sizeof(e->type), 1) == 0
@@ -1070,14 +1087,8 @@ mime_field(struct mime_state *m)
 			e->tname[0] = 0;
 	} else if (nlen == 19
 	    && strncasecmp(m->hdr, "content-disposition", 19) == 0) {
-		if (e->seen & MIME_SEEN_DISP)
-			e->bad = 1;
-		e->seen |= MIME_SEEN_DISP;
-		if (m->hover) {
-			e->bad = 1;
-			m->errors |= MIME_ERR_HEADER_LEN;
+		if (!mime_field_first(m, MIME_SEEN_DISP))
 			return;
-		}
 		mime_token(&c, tok, sizeof(tok), 0);
 		e->attachment = (strcmp(tok, "attachment") == 0);
 		if (!mime_name_param(m, colon + 1, c.e - colon - 1, "filename",
@@ -1085,9 +1096,8 @@ mime_field(struct mime_state *m)
 			e->name[0] = 0;
 	} else if (nlen == 25
 	    && strncasecmp(m->hdr, "content-transfer-encoding", 25) == 0) {
-		if (e->seen & MIME_SEEN_CTE)
-			e->bad = 1;
-		e->seen |= MIME_SEEN_CTE;
+		if (!mime_field_first(m, MIME_SEEN_CTE))
+			return;
 		mime_token(&c, tok, sizeof(tok), 0);
 		if (strcmp(tok, "base64") == 0)
 			e->encoding = MIME_ENC_BASE64;
