@@ -83,7 +83,7 @@ fuzz_dots(const unsigned char *p, size_t len, unsigned seed)
 	    u[2 * FUZZ_MAX + 8];
 	struct smtp_unstuff ua, ub;
 	struct smtp_stuff st;
-	size_t na, nb = 0, used, usedb = 0, o, n, k = 0, sl = 0, ul;
+	size_t na, nb = 0, used, usedb = 0, o, n, k = 0, sl = 0, ul, c;
 	int end, endb = 0;
 
 	smtp_unstuff_init(&ua);
@@ -91,8 +91,21 @@ fuzz_dots(const unsigned char *p, size_t len, unsigned seed)
 	smtp_unstuff_init(&ub);
 	while (!endb && usedb < len) {
 		n = fuzz_chunk(seed, k++, len - usedb);
-		usedb += smtp_unstuff(&ub, p + usedb, n, b + nb, &o, &endb);
+		c = smtp_unstuff(&ub, p + usedb, n, b + nb, &o, &endb);
+		usedb += c;
 		nb += o;
+		if (c == 0 && !endb) {
+			/* A "." or ".\r" at the chunk's end waits for more,
+			 * as the caller keeps it: give it the rest. */
+			if (n == len - usedb)
+				break;
+			c = smtp_unstuff(&ub, p + usedb, len - usedb, b + nb,
+			    &o, &endb);
+			usedb += c;
+			nb += o;
+			if (c == 0)
+				break;
+		}
 	}
 	if (used != usedb || end != endb || na != nb || memcmp(a, b, na) != 0)
 		abort();
