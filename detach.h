@@ -309,7 +309,11 @@ extern int proxy_run(const char *, struct cfg *);
 #define SMTP_CIN_MAX		65536
 #define SMTP_DOUT_MAX		65536
 #define SMTP_DIN_MAX		1024
-#define SMTP_COUT_MAX		(2 * SMTP_REPLY_MAX)
+/* Replies for the client: a command is taken only while at most one
+ * reply waits (the pipelining gate), then DATA's 354 and the reply to
+ * the dot may follow unread, so three whole replies always fit and
+ * smtp_relay()'s overflow check is a true invariant. */
+#define SMTP_COUT_MAX		(3 * SMTP_REPLY_MAX)
 #define SMTP_COPY_MAX		(SMTP_DOUT_MAX / 2)
 
 /* Command ids; SMTP_CMD_BAD carries its reply text. */

@@ -1256,8 +1256,9 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		}
 		return (1);
 	case SMTP_WAIT_CMD:
-		/* A pipelining client waits until its replies leave. */
-		if (s->cout_len > SMTP_COUT_MAX - SMTP_REPLY_MAX)
+		/* A pipelining client waits until its replies leave: room
+		 * for this command's reply and, after DATA, the dot's. */
+		if (s->cout_len > SMTP_COUT_MAX - 2 * SMTP_REPLY_MAX)
 			return (0);
 		if (s->closing && !s->txn) {
 			smtp_say(s, "421 4.3.2 %s Service shutting down",
