@@ -1082,18 +1082,18 @@ mime_field(struct mime_state *m)
 			memcpy(e->boundary, m->pbuf, vlen);
 			e->blen = vlen;
 		}
-		if (!mime_name_param(m, colon + 1, c.e - colon - 1, "name",
-		    e->tname, sizeof(e->tname)))
-			e->tname[0] = 0;
+		/* leaves "" when there is no such parameter */
+		(void)mime_name_param(m, colon + 1, c.e - colon - 1, "name",
+		    e->tname, sizeof(e->tname));
 	} else if (nlen == 19
 	    && strncasecmp(m->hdr, "content-disposition", 19) == 0) {
 		if (!mime_field_first(m, MIME_SEEN_DISP))
 			return;
 		mime_token(&c, tok, sizeof(tok), 0);
 		e->attachment = (strcmp(tok, "attachment") == 0);
-		if (!mime_name_param(m, colon + 1, c.e - colon - 1, "filename",
-		    e->name, sizeof(e->name)))
-			e->name[0] = 0;
+		/* leaves "" when there is no such parameter */
+		(void)mime_name_param(m, colon + 1, c.e - colon - 1, "filename",
+		    e->name, sizeof(e->name));
 	} else if (nlen == 25
 	    && strncasecmp(m->hdr, "content-transfer-encoding", 25) == 0) {
 		if (!mime_field_first(m, MIME_SEEN_CTE))
