@@ -14,6 +14,9 @@
  *	poll() sleeps until the nearest.
  *
  *	Past max_sessions a client gets "421 4.3.2" and is closed.
+ *	A client we close lingers a little, write side shut and input
+ *	dropped, until it closes too: a close() with input unread would
+ *	reset the connection and could take our last reply with it.
  *	SIGTERM (and SIGINT): stop accepting, let each session finish its
  *	transaction (each step bounded by timeout), then answer 421 at
  *	its next command, and exit 0 when none is left. SIGHUP: reread
@@ -21,7 +24,8 @@
  *	in flight keep theirs; a bad file keeps the old settings and the
  *	log says why. Signals reach the loop through a self-pipe.
  * LIMITS
- *	max_sessions; session memory is allocated once at accept and
+ *	max_sessions; PROXY_LINGER_MAX clients lingering, each at most
+ *	PROXY_LINGER_MS; session memory is allocated once at accept and
  *	freed at close (struct smtp_sess, about 160 KB, of which an idle
  *	session touches a few pages: 1000 idle sessions hold 26 MiB RSS).
  * DIAGNOSTICS
@@ -56,6 +60,17 @@
  * sessions in flight. */
 #define PROXY_ACCEPT_BURST	16
 
+/*
+ * A client we are done with lingers: its write side is shut (our last
+ * reply, then FIN) and its input is read and dropped until it closes
+ * too. close() with input unread sends a reset instead (RFC 2525 2.17),
+ * and a reset can destroy our last reply before the client reads it.
+ * Bounded in number and time; past either, close() at once.
+ */
+#define PROXY_LINGER_MAX	128
+#define PROXY_LINGER_MS		2000
+#define PROXY_LINGER_READ_MAX	65536	/* dropped per descriptor per turn */
+
 /* A configuration generation, shared by the sessions started under it. */
 struct proxy_cfg {
 	struct cfg cfg;
@@ -75,7 +90,14 @@ struct proxy_sess {
 	struct smtp_sess s;
 };
 
+struct proxy_linger {
+	int	fd;
+	int64_t	deadline;
+};
+
 static int proxy_sigpipe[2] = {-1, -1};
+static struct proxy_linger proxy_lingers[PROXY_LINGER_MAX];
+static int proxy_nlinger;
 static struct proxy_sess *proxy_list;
 static int proxy_nsess;
 static unsigned proxy_serial;
@@ -241,10 +263,57 @@ proxy_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 	snprintf(buf, len, "[%s]:%d", host, port);
 }
 
-/* proxy_refuse - past max_sessions: a best-effort 421, then close */
+/* proxy_drain - drop what a lingering client sends; -1 at its end */
+
+static int
+proxy_drain(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	while (total < PROXY_LINGER_READ_MAX) {
+		if ((n = read(fd, buf, sizeof(buf))) > 0) {
+			total += n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return (0);
+		return (-1);
+	}
+	return (0);
+}
+
+/* proxy_linger_add - shut our side of a client, close once it closes */
 
 static void
-proxy_refuse(int fd, const struct cfg *cfg)
+proxy_linger_add(int fd, int64_t now)
+{
+	struct proxy_linger *pl;
+
+	if (proxy_nlinger == PROXY_LINGER_MAX || shutdown(fd, SHUT_WR) < 0
+	    || proxy_drain(fd) < 0) {
+		(void)close(fd);
+		return;
+	}
+	pl = &proxy_lingers[proxy_nlinger++];
+	pl->fd = fd;
+	pl->deadline = now + PROXY_LINGER_MS;
+}
+
+/* proxy_linger_del - close and forget lingering client i */
+
+static void
+proxy_linger_del(int i)
+{
+	(void)close(proxy_lingers[i].fd);
+	proxy_lingers[i] = proxy_lingers[--proxy_nlinger];
+}
+
+/* proxy_refuse - past max_sessions: a best-effort 421, then linger */
+
+static void
+proxy_refuse(int fd, const struct cfg *cfg, int64_t now)
 {
 	char buf[320];
 	int n;
@@ -253,7 +322,7 @@ proxy_refuse(int fd, const struct cfg *cfg)
 	    "sessions, try again later\r\n", cfg->hostname);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		(void)write(fd, buf, n);
-	(void)close(fd);
+	proxy_linger_add(fd, now);
 }
 
 /* proxy_accept - take one client and start its downstream connect */
@@ -285,12 +354,12 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 	proxy_peer(&ss, peer, sizeof(peer));
 	if (proxy_nsess >= pc->cfg.max_sessions) {
 		log_warn("refusing %s: %d sessions", peer, proxy_nsess);
-		proxy_refuse(cfd, &pc->cfg);
+		proxy_refuse(cfd, &pc->cfg, now);
 		return;
 	}
 	if ((ps = malloc(sizeof(*ps))) == 0) {
 		log_warn("refusing %s: out of memory", peer);
-		proxy_refuse(cfd, &pc->cfg);
+		proxy_refuse(cfd, &pc->cfg, now);
 		return;
 	}
 	proxy_serial++;
@@ -343,7 +412,7 @@ proxy_close_down(struct proxy_sess *ps, const char *why, int64_t now)
 /* proxy_free - end a session */
 
 static void
-proxy_free(struct proxy_sess *ps)
+proxy_free(struct proxy_sess *ps, int64_t now)
 {
 	struct proxy_sess **pp;
 
@@ -356,7 +425,10 @@ proxy_free(struct proxy_sess *ps)
 	smtp_sess_free(&ps->s);
 	if (ps->dfd >= 0)
 		(void)close(ps->dfd);
-	(void)close(ps->cfd);
+	if (ps->s.ceof)
+		(void)close(ps->cfd);
+	else
+		proxy_linger_add(ps->cfd, now);
 	proxy_cfg_unref(ps->pc);
 	free(ps);
 	proxy_nsess--;
@@ -508,7 +580,7 @@ proxy_run(const char *path, struct cfg *cfg)
 	struct sigaction sa;
 	char why[CFG_LINE_MAX + 256];
 	int lfd[CFG_LISTEN_MAX], nl, i, npfd, cap = 0, want, n, stopping = 0;
-	int lpfd, timeout;
+	int lpfd, gpfd, ngpfd, timeout;
 	int64_t now, dl, stop_deadline = 0;
 	int	stop_forced = 0;
 	unsigned char sig[16];
@@ -539,8 +611,8 @@ proxy_run(const char *path, struct cfg *cfg)
 
 	for (;;) {
 		now = clock_ms();
-		if (stopping && (proxy_nsess == 0 || (now >= stop_deadline
-		    && stop_forced)))
+		if (stopping && ((proxy_nsess == 0 && proxy_nlinger == 0)
+		    || (now >= stop_deadline && stop_forced)))
 			break;
 		if (stopping && now >= stop_deadline) {
 			/* Never a silent close: answer, then flush. */
@@ -552,7 +624,8 @@ proxy_run(const char *path, struct cfg *cfg)
 			stop_deadline = now + PROXY_STOP_FLUSH_MS;
 		}
 		/* Deadlines first, then what each session waits on. */
-		n = 1 + nl + proxy_nsess * (2 + PROXY_MSG_PFD_MAX);
+		n = 1 + nl + PROXY_LINGER_MAX
+		    + proxy_nsess * (2 + PROXY_MSG_PFD_MAX);
 		if (n > cap) {
 			free(pfd);
 			cap = n + 64;
@@ -582,7 +655,7 @@ proxy_run(const char *path, struct cfg *cfg)
 			if (want & SMTP_WANT_DCLOSE)
 				proxy_close_down(ps, 0, now);
 			if (want & SMTP_WANT_CLOSE) {
-				proxy_free(ps);
+				proxy_free(ps, now);
 				continue;
 			}
 			ps->cpfd = ps->dpfd = -1;
@@ -613,8 +686,16 @@ proxy_run(const char *path, struct cfg *cfg)
 			if (ps->s.deadline < dl)
 				dl = ps->s.deadline;
 		}
-		if (stopping && proxy_nsess == 0)
+		if (stopping && proxy_nsess == 0 && proxy_nlinger == 0)
 			break;
+		gpfd = npfd;
+		for (ngpfd = 0; ngpfd < proxy_nlinger; ngpfd++) {
+			pfd[npfd].fd = proxy_lingers[ngpfd].fd;
+			pfd[npfd].revents = 0;
+			pfd[npfd++].events = POLLIN;
+			if (proxy_lingers[ngpfd].deadline < dl)
+				dl = proxy_lingers[ngpfd].deadline;
+		}
 		timeout = dl <= now ? 0 : (dl - now > 3600000 ? 3600000 :
 		    (int)(dl - now));
 		if (poll(pfd, npfd, timeout) < 0) {
@@ -645,6 +726,12 @@ proxy_run(const char *path, struct cfg *cfg)
 				}
 			}
 		}
+		/* Backwards: a deleted entry takes the last one's place. */
+		for (i = ngpfd - 1; i >= 0; i--)
+			if (now >= proxy_lingers[i].deadline
+			    || ((pfd[gpfd + i].revents & (POLLIN | POLLHUP
+			    | POLLERR)) && proxy_drain(proxy_lingers[i].fd) < 0))
+				proxy_linger_del(i);
 		for (ps = proxy_list; ps; ps = ps->next)
 			proxy_io(ps, pfd, now);
 		for (i = 0; i < nl && !stopping; i++) {
@@ -661,7 +748,9 @@ proxy_run(const char *path, struct cfg *cfg)
 	}
 	/* Sessions still here outlived the deadline of SIGTERM. */
 	while (proxy_list)
-		proxy_free(proxy_list);
+		proxy_free(proxy_list, now);
+	while (proxy_nlinger > 0)
+		proxy_linger_del(0);
 	for (i = 0; i < nl; i++)
 		(void)close(lfd[i]);
 	free(pfd);

@@ -441,16 +441,43 @@ FPID=
 MAXS=2 conf "$T/detach.conf" "dir:$T/store" keep
 kill -HUP "$DPID"
 i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 6 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-python3 - "$PF_FILTER" >"$T/out14" <<'EOF'
-import socket, sys
-port = int(sys.argv[1])
+python3 - "$PF_FILTER" "$DPID" >"$T/out14" <<'EOF'
+import os, signal, socket, sys
+port, pid = int(sys.argv[1]), int(sys.argv[2])
 ss = []
-for i in range(3):
+for i in range(2):
     s = socket.create_connection(("127.0.0.1", port)); ss.append(s)
     print(i, s.makefile("rb").readline().decode().strip()[:9])
+# Five more talk before the greeting, 60 KB of commands each, sent
+# while detach is stopped: their input waits unread when detach refuses
+# them, and a close() then would reset the connection. Each must end
+# in our 421, then a FIN.
+more = []
+os.kill(pid, signal.SIGSTOP)
+try:
+    for k in range(5):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"EHLO early.example\r\n" + b"NOOP\r\n" * 10000)
+        more.append(s)
+finally:
+    os.kill(pid, signal.SIGCONT)
+for s in more:
+    got, end = b"", "EOF"
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except ConnectionResetError:
+        end = "reset"
+    print(2, got.decode().strip()[:9], end)
 EOF
 t "max_sessions: two greeted" test "$(grep -c ' 220 detac' "$T/out14")" -eq 2
-t "max_sessions: the third gets 421 4.3.2" grep -q '^2 421 4.3.2' "$T/out14"
+t "max_sessions: the next five get 421 4.3.2" \
+    test "$(grep -c '^2 421 4.3.2' "$T/out14")" -eq 5
+t "max_sessions: each 421 ends in a FIN, not a reset" \
+    test "$(grep -c '^2 421 4.3.2 EOF$' "$T/out14")" -eq 5
 
 # 15. SIGTERM: stops accepting, exits 0.
 kill -TERM "$DPID"
