@@ -39,7 +39,8 @@
  *	Content-Length, Content-Type and Content-Disposition: attachment
  *	with the RFC 6266/5987 file name. 200, 201 and 204 are success,
  *	once the whole body is sent; an error answered early ends the PUT.
- *	Connect failures, broken connections and 5xx answers are tried
+ *	Connect failures, broken connections, responses that cannot be
+ *	parsed, and 5xx answers are tried
  *	again after a doubling pause, at most HTTP_TRY_MAX times, all
  *	inside upload_timeout. A connection taken from the pool that turns
  *	out closed is replaced at once without counting as a try.
@@ -2594,8 +2595,10 @@ http_xfer_parsed(struct http_xfer *x, size_t used, size_t len, int64_t now)
 {
 	char url[HTTP_LINE_MAX + 300];
 
+	/* A garbled response may come from a broken middlebox or a
+	 * connection cut short: like a lost connection, try again. */
 	if (x->resp.state == HTTP_RESP_ERROR) {
-		http_xfer_fail(x, "%s %s: %s", http_xfer_method(x),
+		http_xfer_retry(x, now, "%s %s: %s", http_xfer_method(x),
 		    http_xfer_url(x, url, sizeof(url)),
 		    http_resp_strerror(x->resp.err));
 		return (1);

@@ -181,6 +181,56 @@ t "503: retried ($tries PUTs) then kept" [ "$tries" -ge 2 -a "$tries" -le 5 ]
 t "503: output equals input" same_as_input err
 t "503: status line logged" logged err ": 503 "
 
+# ---- a response that cannot be framed: a fresh connection, a new try
+GP=$(free_port)
+python3 - "$GP" "$T/garbled.body" >"$T/garbled.srv" 2>&1 <<'EOF' &
+import socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(5)
+ls.settimeout(60)
+first = True
+while True:
+    c, a = ls.accept()
+    f = c.makefile("rb")
+    while True:
+        line = f.readline()
+        if not line:
+            break
+        method = line.split()[0].decode()
+        n = 0
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b""):
+                break
+            if h.lower().startswith(b"content-length:"):
+                n = int(h.split(b":")[1])
+        body = f.read(n) if method == "PUT" else b""
+        print(method, flush=True)
+        if first:
+            first = False
+            c.sendall(b"HTTP/1.1 2x0 garbled\r\n\r\n")
+            break
+        if method == "HEAD":
+            c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        else:
+            open(sys.argv[2], "wb").write(body)
+            c.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+    c.close()
+EOF
+gpid=$!
+i=0; while ! (exec 3<>/dev/tcp/127.0.0.1/"$GP") 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+conf garbled "store = http://127.0.0.1:$GP/g/" "on_store_failure = tempfail"
+rc=$(run garbled)
+kill "$gpid" 2>/dev/null
+t "garbled response: tried again, stored (exit $rc)" [ "$rc" = 0 ]
+t "garbled response: the link is in the message" [ -n "$(key garbled)" ]
+t "garbled response: the store got the original bytes" \
+    [ "$(sha_of "$T/garbled.body" 2>/dev/null)" = "$WANT" ]
+t "garbled response: HEAD again on a new connection, then PUT" \
+    [ "$(tr '\n' ' ' <"$T/garbled.srv")" = "HEAD HEAD PUT " ]
+
 # ---- S3, path style
 conf s3path "store = s3://bkt/ps" "s3_endpoint = http://127.0.0.1:$S3P" \
     "s3_region = us-east-1" "s3_access_key = S3RVER" \
