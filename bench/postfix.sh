@@ -4,6 +4,9 @@
 # For a plain 4 KB message, a 1 MiB and a 10 MiB attachment, at
 # concurrency 4 (smtp-source -s 4), in the same run:
 #	direct		client -> smtpd -> queue
+#	null proxy	client -> smtpd -> smtpd -> queue: the front smtpd's
+#			smtpd_proxy_filter pointed straight at the
+#			after-filter smtpd, a filter that costs nothing
 #	proxsmtp	client -> smtpd -> proxsmtpd (pass-through) -> smtpd -> queue
 #	detach		client -> smtpd -> detach -> smtpd -> queue
 # The rate is of messages accepted (the client's 250 at the dot);
@@ -33,6 +36,10 @@ trap cleanup EXIT
 pf_init "$T/pf"
 # Both fronts without speed_adjust: the second one feeds proxsmtpd.
 sed -i -e '/smtpd_proxy_options=speed_adjust/d' "$PF/etc/master.cf"
+# A third front whose filter is the after-filter smtpd itself.
+PF_NULL=$((PF_FILTER + 7))
+pf_block inbound | sed -e "1s/^smtp      inet/127.0.0.1:$PF_NULL inet/" \
+    -e "s/127.0.0.1:10025/127.0.0.1:$PF_AFTER/" >>"$PF/etc/master.cf"
 cat >>"$PF/etc/main.cf" <<EOF
 virtual_transport = discard
 EOF
@@ -96,19 +103,22 @@ run() {	# run PORT FILE COUNT: prints msgs/s MiB/s
 	    d = b - a; printf "%8.1f msg/s %8.1f MiB/s", n / d, n * s / d / 1048576 }'
 }
 
-if [ "$quick" = --quick ]; then counts="100 10 4"; else counts="400 40 8"; fi
+if [ "$quick" = --quick ]; then counts="100 10 4"; else counts="2000 60 12"; fi
 set -- $counts
 mkmsg "$T/plain.eml" 0
 mkmsg "$T/att1m.eml" 1048576
 mkmsg "$T/att10m.eml" 10485760
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m) $(nproc) cores, Postfix $(postconf -d -h mail_version), concurrency 4"
-printf '%-18s %-28s %-28s %-28s\n' message direct proxsmtp detach
+printf '%-14s %-26s %-26s %-26s %-26s %s\n' message direct "null proxy" \
+    proxsmtp detach "detach/direct detach/null"
 for spec in "plain-4KB plain.eml $1" "attach-1MiB att1m.eml $2" "attach-10MiB att10m.eml $3"; do
 	set -- $spec
 	d=$(run "$PF_DIRECT" "$T/$2" "$3")
+	z=$(run "$PF_NULL" "$T/$2" "$3")
 	p=$(run "$PF_FRONT2" "$T/$2" "$3")
 	x=$(run "$PF_FRONT" "$T/$2" "$3")
-	printf '%-18s %-28s %-28s %-28s\n' "$1" "$d" "$p" "$x"
+	r=$(echo "$d $z $x" | awk '{ printf "%.2fx %.2fx", $9 / $1, $9 / $5 }')
+	printf '%-14s %-26s %-26s %-26s %-26s %s\n' "$1" "$d" "$z" "$p" "$x" "$r"
 	set -- $counts
 done
 echo "detach peak RSS: $(awk '/VmHWM/ { print $2, $3 }' /proc/$dpid/status)"
