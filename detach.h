@@ -66,6 +66,10 @@
 /* Object key: 32 hex digits, "/", the name percent-encoded. */
 #define STORE_KEY_MAX		(32 + 1 + 3 * MIME_NAME_MAX)
 
+/* A dir store's spool starts its writeback every this many bytes, so
+ * the fsync before the link goes out waits for the tail only. */
+#define STORE_WRITEBACK_CHUNK	(1 << 20)
+
 /* A configuration line; longer ones are an error. */
 #define CFG_LINE_MAX		1024
 

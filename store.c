@@ -44,7 +44,10 @@
  *	they need not.
  *	XXX The dir store writes (and fsyncs) inside msg_end(), so the
  *	proxy's loop waits for the local disk while a file is stored; an
- *	http or s3 store does not block it.
+ *	http or s3 store does not block it. Writeback of a dir store's
+ *	spool is started every STORE_WRITEBACK_CHUNK while it is written,
+ *	which leaves the fsync the tail when spool and store share a file
+ *	system; across file systems the copy and its fsync still block.
  */
 #include <sys/stat.h>
 #include <sys/sendfile.h>
@@ -88,6 +91,8 @@ enum store_obj_state {
 struct store_obj {
 	enum store_obj_state state;
 	int	fd;			/* decoded spool */
+	uint64_t spooled;		/* bytes in it */
+	uint64_t kicked;		/* of which writeback was started */
 	struct store_sha sha;
 	unsigned char digest[32];
 	struct mime_part part;
@@ -680,6 +685,15 @@ msg_part_data(void *ctx, const unsigned char *p, size_t n)
 		store_obj_drop(o);
 		msg_spool_failed(m);
 		return (-1);
+	}
+	o->spooled += n;
+	/* A dir store links this very file and fsyncs it in the loop:
+	 * start the writeback now, so the fsync finds little left. */
+	if (m->cfg->store_kind == CFG_STORE_DIR
+	    && o->spooled - o->kicked >= STORE_WRITEBACK_CHUNK) {
+		(void)sync_file_range(o->fd, o->kicked, o->spooled - o->kicked,
+		    SYNC_FILE_RANGE_WRITE);
+		o->kicked = o->spooled;
 	}
 	return (0);
 }
