@@ -1137,9 +1137,12 @@ smtp_got_reply(struct smtp_sess *s, int64_t now)
 	smtp_enter(s, SMTP_WAIT_CMD, now);
 }
 
-/* smtp_content - take client content up to the final dot */
-
-static void
+/*
+ * smtp_content - take client content up to the final dot; returns 0 if
+ * nothing could be taken: a "." or ".\r" at the end waits for the next
+ * read to tell a dot line from a stuffed one
+ */
+static int
 smtp_content(struct smtp_sess *s, int64_t now)
 {
 	size_t used, out;
@@ -1147,6 +1150,8 @@ smtp_content(struct smtp_sess *s, int64_t now)
 
 	used = smtp_unstuff(&s->unstuff, s->cin, s->cin_len, s->cin, &out,
 	    &end);
+	if (used == 0 && !end)
+		return (0);
 	s->size += out;
 	if (s->msg && out > 0 && msg_feed(s->msg, s->cin, out) < 0) {
 		log_warn("%s: message job failed: %s", s->id, msg_why(s->msg));
@@ -1157,18 +1162,19 @@ smtp_content(struct smtp_sess *s, int64_t now)
 	memmove(s->cin, s->cin + used, s->cin_len - used);
 	s->cin_len -= used;
 	if (!end)
-		return;
+		return (1);
 	if (s->msg == 0) {
 		smtp_fail_dot(s, "4.3.0", s->fail ? s->fail :
 		    "message lost", now);
-		return;
+		return (1);
 	}
 	if (msg_end(s->msg, now) < 0) {
 		log_warn("%s: spool write error: %s", s->id, msg_why(s->msg));
 		smtp_fail_dot(s, "4.3.0", "queue file write error", now);
-		return;
+		return (1);
 	}
 	smtp_enter(s, SMTP_WAIT_STORE, now);
+	return (1);
 }
 
 /* smtp_send_message - pump the rewritten message downstream */
@@ -1270,10 +1276,12 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		memmove(s->cin, s->cin + used, s->cin_len - used);
 		s->cin_len -= used;
 		if (!s->line.done) {
+			/* A client that shut its side may still read: replies
+			 * it is owed, the dot's above all, leave first. */
 			if (s->ceof && s->cin_len == 0) {
 				smtp_reset(s);
 				smtp_drop(s);
-				smtp_enter(s, SMTP_WAIT_NOTHING, now);
+				smtp_enter(s, SMTP_WAIT_FLUSH, now);
 				return (1);
 			}
 			return (used > 0);
@@ -1282,15 +1290,14 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		smtp_line_init(&s->line);
 		return (1);
 	case SMTP_WAIT_CONTENT:
-		if (s->cin_len == 0) {
-			if (s->ceof) {
-				smtp_client_gone(s, "EOF in DATA");
-				return (1);
-			}
-			return (0);
+		if (s->cin_len > 0 && smtp_content(s, now))
+			return (1);
+		/* EOF before the dot, also after a held "." or ".\r" */
+		if (s->ceof) {
+			smtp_client_gone(s, "EOF in DATA");
+			return (1);
 		}
-		smtp_content(s, now);
-		return (1);
+		return (0);
 	case SMTP_WAIT_STORE:
 		switch (msg_state(s->msg)) {
 		case MSG_STORING:
