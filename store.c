@@ -157,7 +157,7 @@ static const uint32_t store_sha_k[64] = {
 
 static int store_sha_ni = -1;	/* processor has SHA and SSE4.1 */
 
-/* store_sha_has_ni - does the processor have the SHA extensions (and SSE4.1)? */
+/* store_sha_has_ni - has the processor the SHA extensions and SSE4.1? */
 
 static int
 store_sha_has_ni(void)
