@@ -1213,6 +1213,17 @@ smtp_send_message(struct smtp_sess *s, int64_t now)
 	return (1);
 }
 
+/* smtp_reply_head - the length of a reply's first line, for a log */
+
+static int
+smtp_reply_head(const struct smtp_reply *r)
+{
+	const char *eol = memchr(r->text, '\r', r->len);
+	size_t n = eol ? (size_t)(eol - r->text) : r->len;
+
+	return (n > 100 ? 100 : (int)n);
+}
+
 /* smtp_step - one step of the session; returns 1 if it made progress */
 
 static int
@@ -1239,8 +1250,8 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		if (s->state == SMTP_WAIT_GREETING) {
 			if (s->reply.code != 220) {
 				log_warn("%s: downstream greeting: %.*s",
-				    s->id, (int)(s->reply.len < 100 ?
-				    s->reply.len : 100), s->reply.text);
+				    s->id, smtp_reply_head(&s->reply),
+				    s->reply.text);
 				smtp_say(s, "421 4.3.0 %s Error: downstream "
 				    "server unavailable", s->cfg->hostname);
 				smtp_close(s, now);
