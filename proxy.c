@@ -21,8 +21,10 @@
  *	transaction (each step bounded by timeout), then answer 421 at
  *	its next command, and exit 0 when none is left. SIGHUP: reread
  *	the file; new sessions get the new settings and store, sessions
- *	in flight keep theirs; a bad file keeps the old settings and the
- *	log says why. Signals reach the loop through a self-pipe.
+ *	in flight keep theirs; listening addresses added are bound and
+ *	those removed closed, those kept keep their sockets; a bad file,
+ *	or an address that cannot be bound, keeps the old settings and
+ *	the log says why. Signals reach the loop through a self-pipe.
  * LIMITS
  *	max_sessions; PROXY_LINGER_MAX clients lingering, each at most
  *	PROXY_LINGER_MS; session memory is allocated once at accept and
@@ -33,8 +35,8 @@
  *	of smtp.c; warnings for failed accepts and connects. Listening
  *	failures at start are fatal.
  * BUGS
- *	A changed `listen` on SIGHUP is logged and ignored: the listening
- *	sockets stay as they were until a restart.
+ *	On SIGHUP a new `listen` address is bound with detach's privileges
+ *	at that time; one that cannot be bound keeps the old settings.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -519,25 +521,66 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 		msg_event(s->msg, pfd + ps->mpfd, ps->nmpfd, now);
 }
 
+/*
+ * proxy_relisten - the listening sockets of a new `listen`: an address
+ * kept keeps its socket (and its queue of clients); a new one is bound
+ * now. All or nothing: -1 if one cannot be bound, and nothing changed.
+ */
+static int
+proxy_relisten(const struct cfg *old, const struct cfg *next, int *lfd,
+    int *nl, char *why, size_t whylen)
+{
+	int	fd[CFG_LISTEN_MAX], i, j;
+
+	for (i = 0; i < next->nlisten; i++) {
+		for (j = 0; j < old->nlisten; j++)
+			if (strcmp(next->listen[i], old->listen[j]) == 0)
+				break;
+		fd[i] = j < old->nlisten ? lfd[j] : proxy_listen(
+		    next->listen[i], why, whylen);
+		if (fd[i] >= 0)
+			continue;
+		while (--i >= 0) {
+			for (j = 0; j < *nl && lfd[j] != fd[i]; j++)
+				;
+			if (j == *nl)
+				(void)close(fd[i]);
+		}
+		return (-1);
+	}
+	for (j = 0; j < *nl; j++) {
+		for (i = 0; i < next->nlisten && fd[i] != lfd[j]; i++)
+			;
+		if (i == next->nlisten) {
+			log_info("reload: no longer listening on %s",
+			    old->listen[j]);
+			(void)close(lfd[j]);
+		}
+	}
+	for (i = 0; i < next->nlisten; i++) {
+		for (j = 0; j < *nl && lfd[j] != fd[i]; j++)
+			;
+		if (j == *nl)
+			log_info("reload: listening on %s", next->listen[i]);
+	}
+	memcpy(lfd, fd, next->nlisten * sizeof(*fd));
+	*nl = next->nlisten;
+	return (0);
+}
+
 /* proxy_reload - SIGHUP: new settings for new sessions */
 
 static struct proxy_cfg *
-proxy_reload(const char *path, struct proxy_cfg *cur)
+proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 {
 	struct cfg next;
 	struct proxy_cfg *pc;
 	char why[CFG_LINE_MAX + 256];
-	int i, same;
 
 	if (cfg_load(&next, path, 1, why, sizeof(why)) < 0) {
 		log_warn("reload: keeping the old settings: %s", why);
 		return (cur);
 	}
-	same = next.nlisten == cur->cfg.nlisten;
-	for (i = 0; same && i < next.nlisten; i++)
-		same = strcmp(next.listen[i], cur->cfg.listen[i]) == 0;
-	if (!same)
-		log_warn("reload: listen changes need a restart; ignored");
 	if ((pc = proxy_cfg_new(&next, why, sizeof(why))) == 0) {
 		log_warn("reload: keeping the old settings: %s", why);
 		explicit_bzero(&next, sizeof(next));
@@ -549,8 +592,13 @@ proxy_reload(const char *path, struct proxy_cfg *cur)
 		proxy_cfg_unref(pc);
 		return (cur);
 	}
-	pc->cfg.nlisten = cur->cfg.nlisten;
-	memcpy(pc->cfg.listen, cur->cfg.listen, sizeof(pc->cfg.listen));
+	/* Last, as it cannot be undone once it succeeds. */
+	if (proxy_relisten(&cur->cfg, &pc->cfg, lfd, nl, why,
+	    sizeof(why)) < 0) {
+		log_warn("reload: keeping the old settings: %s", why);
+		proxy_cfg_unref(pc);
+		return (cur);
+	}
 	log_info("reload: new settings in effect for new sessions");
 	proxy_cfg_unref(cur);
 	return (pc);
@@ -580,7 +628,7 @@ proxy_run(const char *path, struct cfg *cfg)
 	struct sigaction sa;
 	char why[CFG_LINE_MAX + 256];
 	int lfd[CFG_LISTEN_MAX], nl, i, npfd, cap = 0, want, n, stopping = 0;
-	int lpfd, gpfd, ngpfd, timeout;
+	int lpfd, gpfd, ngpfd, timeout, relisten;
 	int64_t now, dl, stop_deadline = 0;
 	int	stop_forced = 0;
 	unsigned char sig[16];
@@ -704,12 +752,16 @@ proxy_run(const char *path, struct cfg *cfg)
 			log_panic("poll: %s", strerror(errno));
 		}
 		now = clock_ms();
+		relisten = 0;
 		if (pfd[0].revents & POLLIN) {
 			while ((n = read(proxy_sigpipe[0], sig,
 			    sizeof(sig))) > 0) {
 				for (i = 0; i < n; i++) {
-					if (sig[i] == SIGHUP && !stopping)
-						pc = proxy_reload(path, pc);
+					if (sig[i] == SIGHUP && !stopping) {
+						pc = proxy_reload(path, pc,
+						    lfd, &nl);
+						relisten = 1;
+					}
 					else if ((sig[i] == SIGTERM
 					    || sig[i] == SIGINT) && !stopping) {
 						log_info("stopping: %d "
@@ -734,7 +786,9 @@ proxy_run(const char *path, struct cfg *cfg)
 				proxy_linger_del(i);
 		for (ps = proxy_list; ps; ps = ps->next)
 			proxy_io(ps, pfd, now);
-		for (i = 0; i < nl && !stopping; i++) {
+		/* After a reload the listeners may differ from those
+		 * polled: accept from the next turn on. */
+		for (i = 0; i < nl && !stopping && !relisten; i++) {
 			if ((pfd[lpfd + i].revents & POLLIN) == 0)
 				continue;
 			for (n = 0; n < PROXY_ACCEPT_BURST; n++) {

@@ -479,6 +479,34 @@ t "max_sessions: the next five get 421 4.3.2" \
 t "max_sessions: each 421 ends in a FIN, not a reset" \
     test "$(grep -c '^2 421 4.3.2 EOF$' "$T/out14")" -eq 5
 
+# 14c. SIGHUP with a changed listen: an address added greets, one
+# dropped is closed, one kept stays; one that cannot be bound keeps
+# the old settings.
+NEWP=$((PF_FILTER + 9))
+conf "$T/detach.conf" "dir:$T/store" keep
+sed -i -e "s/^listen = .*/listen = 127.0.0.1:$NEWP, [::1]:$PF_FILTER/" "$T/detach.conf"
+kill -HUP "$DPID"
+i=0; while [ "$(grep -c 'reload: new settings' "$T/detach.log")" -lt 7 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+greets() {	# greets HOST PORT: prints the greeting's first 9 bytes or why not
+	python3 - "$1" "$2" <<'EOF'
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    print(s.makefile("rb").readline().decode().strip()[:9])
+except OSError as e:
+    print("refused" if isinstance(e, ConnectionRefusedError) else str(e))
+EOF
+}
+t "SIGHUP listen: the address added greets" [ "$(greets 127.0.0.1 "$NEWP")" = "220 detac" ]
+t "SIGHUP listen: the address dropped is closed" [ "$(greets 127.0.0.1 "$PF_FILTER")" = refused ]
+t "SIGHUP listen: the address kept still greets" [ "$(greets ::1 "$PF_FILTER")" = "220 detac" ]
+sed -i -e "s/^listen = .*/listen = 127.0.0.1:$NEWP, 192.0.2.1:25/" "$T/detach.conf"
+kill -HUP "$DPID"
+t "SIGHUP listen: an address that cannot be bound is logged" \
+    wait_log "keeping the old settings: listen 192.0.2.1:25"
+t "SIGHUP listen: ... and the old addresses still greet" \
+    [ "$(greets 127.0.0.1 "$NEWP")" = "220 detac" -a "$(greets ::1 "$PF_FILTER")" = "220 detac" ]
+
 # 15. SIGTERM: stops accepting, exits 0.
 kill -TERM "$DPID"
 wait "$DPID"
