@@ -416,7 +416,7 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 	case CFG_T_LISTEN:
 		{
 			char	copy[CFG_LINE_MAX], *tok, *save;
-			int	nl = 0;
+			int	nl = 0, k;
 
 			snprintf(copy, sizeof(copy), "%s", v);
 			for (tok = strtok_r(copy, ", \t", &save); tok;
@@ -428,6 +428,10 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 				    || strlen(tok) >= sizeof(cfg->listen[0]))
 					return (*why = "too many or too long "
 					    "addresses", -1);
+				for (k = 0; k < nl; k++)
+					if (strcmp(cfg->listen[k], tok) == 0)
+						return (*why = "an address "
+						    "given twice", -1);
 				snprintf(cfg->listen[nl++], sizeof(cfg->listen[0]),
 				    "%s", tok);
 			}

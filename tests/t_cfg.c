@@ -101,6 +101,8 @@ static const struct {
 	{"bad timeout", "timeout = 0s\n", "test.conf:1: timeout:"},
 	{"timeout over an hour", "timeout = 2h\n", "test.conf:1: timeout:"},
 	{"bad listen", "listen = 127.0.0.1\n", "test.conf:1: listen:"},
+	{"listen twice", "listen = 127.0.0.1:10025, 127.0.0.1:10025\n",
+	    "test.conf:1: listen: an address given twice"},
 	{"bad port", "forward = 127.0.0.1:70000\n", "test.conf:1: forward:"},
 	{"relative spool", "spool_dir = spool\n", "test.conf:1: spool_dir:"},
 	{"bad auth", "store_auth = digest:a:b\n", "test.conf:1: store_auth:"},
