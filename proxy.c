@@ -36,7 +36,10 @@
  *	failures at start are fatal.
  * BUGS
  *	On SIGHUP a new `listen` address is bound with detach's privileges
- *	at that time; one that cannot be bound keeps the old settings.
+ *	at that time; one that cannot be bound keeps the old settings. So
+ *	does narrowing or widening a wildcard on the same port (0.0.0.0:P
+ *	to 127.0.0.1:P): the new socket cannot be bound while the old one
+ *	holds the port. Clients queued on a dropped listener are reset.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -67,11 +70,15 @@
  * reply, then FIN) and its input is read and dropped until it closes
  * too. close() with input unread sends a reset instead (RFC 2525 2.17),
  * and a reset can destroy our last reply before the client reads it.
- * Bounded in number and time; past either, close() at once.
+ * Bounded in number and time; past either, close() at once, as without
+ * lingering. 2 s lets a client on a slow path read a reply and send its
+ * FIN; 128 bounds the descriptors held for it beyond max_sessions; 64
+ * KiB per turn keeps one flooding client from holding the loop.
  */
 #define PROXY_LINGER_MAX	128
 #define PROXY_LINGER_MS		2000
 #define PROXY_LINGER_READ_MAX	65536	/* dropped per descriptor per turn */
+#define PROXY_LINGER_BUF	4096	/* one read() of dropped input */
 
 /* A configuration generation, shared by the sessions started under it. */
 struct proxy_cfg {
@@ -270,7 +277,7 @@ proxy_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 static int
 proxy_drain(int fd)
 {
-	char buf[4096];
+	char buf[PROXY_LINGER_BUF];
 	size_t total = 0;
 	ssize_t n;
 
@@ -521,61 +528,117 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 		msg_event(s->msg, pfd + ps->mpfd, ps->nmpfd, now);
 }
 
+/* proxy_same_addr - do two listen specs name the same socket address? */
+
+static int
+proxy_same_addr(const char *a, const char *b)
+{
+	struct sockaddr_storage sa, sb;
+	socklen_t la, lb;
+	char	why[CFG_LINE_MAX + 64];
+
+	if (strcmp(a, b) == 0)
+		return (1);
+	if (proxy_addr(a, &sa, &la, why, sizeof(why)) < 0
+	    || proxy_addr(b, &sb, &lb, why, sizeof(why)) < 0)
+		return (0);
+	return (la == lb && memcmp(&sa, &sb, la) == 0);
+}
+
+/* proxy_listen_find - index of the listener for spec in cfg, or -1 */
+
+static int
+proxy_listen_find(const struct cfg *cfg, int n, const char *spec)
+{
+	int	j;
+
+	for (j = 0; j < n; j++)
+		if (proxy_same_addr(cfg->listen[j], spec))
+			return (j);
+	return (-1);
+}
+
 /*
- * proxy_relisten - the listening sockets of a new `listen`: an address
- * kept keeps its socket (and its queue of clients); a new one is bound
- * now. All or nothing: -1 if one cannot be bound, and nothing changed.
+ * proxy_relisten_open - the sockets of a new `listen` into fd[]: an
+ * address kept keeps its socket (and its queue of clients), a new one
+ * is bound now. Nothing is closed: -1 if one cannot be bound, and then
+ * those bound here are closed again.
  */
 static int
-proxy_relisten(const struct cfg *old, const struct cfg *next, int *lfd,
-    int *nl, char *why, size_t whylen)
+proxy_relisten_open(const struct cfg *old, const struct cfg *next,
+    const int *lfd, int *fd, char *why, size_t whylen)
 {
-	int	fd[CFG_LISTEN_MAX], i, j;
+	int	i, j;
 
 	for (i = 0; i < next->nlisten; i++) {
-		for (j = 0; j < old->nlisten; j++)
-			if (strcmp(next->listen[i], old->listen[j]) == 0)
-				break;
-		fd[i] = j < old->nlisten ? lfd[j] : proxy_listen(
-		    next->listen[i], why, whylen);
-		if (fd[i] >= 0)
-			continue;
-		while (--i >= 0) {
-			for (j = 0; j < *nl && lfd[j] != fd[i]; j++)
-				;
-			if (j == *nl)
-				(void)close(fd[i]);
+		if (proxy_listen_find(next, i, next->listen[i]) >= 0) {
+			snprintf(why, whylen, "listen %s: given twice",
+			    next->listen[i]);
+			break;
 		}
-		return (-1);
+		j = proxy_listen_find(old, old->nlisten, next->listen[i]);
+		fd[i] = j >= 0 ? lfd[j] : proxy_listen(next->listen[i], why,
+		    whylen);
+		if (fd[i] < 0)
+			break;
 	}
-	for (j = 0; j < *nl; j++) {
-		for (i = 0; i < next->nlisten && fd[i] != lfd[j]; i++)
-			;
-		if (i == next->nlisten) {
+	if (i == next->nlisten)
+		return (0);
+	while (--i >= 0)
+		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
+			(void)close(fd[i]);
+	return (-1);
+}
+
+/* proxy_relisten_undo - close what proxy_relisten_open() bound */
+
+static void
+proxy_relisten_undo(const struct cfg *old, const struct cfg *next,
+    const int *fd)
+{
+	int	i;
+
+	for (i = 0; i < next->nlisten; i++)
+		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
+			(void)close(fd[i]);
+}
+
+/* proxy_relisten_commit - close the listeners dropped; fd[] takes over */
+
+static void
+proxy_relisten_commit(const struct cfg *old, const struct cfg *next,
+    int *lfd, int *nl, const int *fd)
+{
+	int	i, j;
+
+	for (j = 0; j < *nl; j++)
+		if (proxy_listen_find(next, next->nlisten,
+		    old->listen[j]) < 0) {
 			log_info("reload: no longer listening on %s",
 			    old->listen[j]);
 			(void)close(lfd[j]);
 		}
-	}
-	for (i = 0; i < next->nlisten; i++) {
-		for (j = 0; j < *nl && lfd[j] != fd[i]; j++)
-			;
-		if (j == *nl)
+	for (i = 0; i < next->nlisten; i++)
+		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
 			log_info("reload: listening on %s", next->listen[i]);
-	}
 	memcpy(lfd, fd, next->nlisten * sizeof(*fd));
 	*nl = next->nlisten;
-	return (0);
 }
 
-/* proxy_reload - SIGHUP: new settings for new sessions */
-
+/*
+ * proxy_reload - SIGHUP: new settings for new sessions
+ *
+ * All or nothing. New listening addresses are bound first and closed
+ * again if anything after fails; store_init() comes last but one, as it
+ * makes the new store current; dropped listeners are closed last.
+ */
 static struct proxy_cfg *
 proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 {
 	struct cfg next;
 	struct proxy_cfg *pc;
 	char why[CFG_LINE_MAX + 256];
+	int	fd[CFG_LISTEN_MAX];
 
 	if (cfg_load(&next, path, 1, why, sizeof(why)) < 0) {
 		log_warn("reload: keeping the old settings: %s", why);
@@ -587,18 +650,19 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 		return (cur);
 	}
 	explicit_bzero(&next, sizeof(next));
-	if (store_init(&pc->cfg, why, sizeof(why)) < 0) {
-		log_warn("reload: keeping the old settings: store: %s", why);
-		proxy_cfg_unref(pc);
-		return (cur);
-	}
-	/* Last, as it cannot be undone once it succeeds. */
-	if (proxy_relisten(&cur->cfg, &pc->cfg, lfd, nl, why,
+	if (proxy_relisten_open(&cur->cfg, &pc->cfg, lfd, fd, why,
 	    sizeof(why)) < 0) {
 		log_warn("reload: keeping the old settings: %s", why);
 		proxy_cfg_unref(pc);
 		return (cur);
 	}
+	if (store_init(&pc->cfg, why, sizeof(why)) < 0) {
+		log_warn("reload: keeping the old settings: store: %s", why);
+		proxy_relisten_undo(&cur->cfg, &pc->cfg, fd);
+		proxy_cfg_unref(pc);
+		return (cur);
+	}
+	proxy_relisten_commit(&cur->cfg, &pc->cfg, lfd, nl, fd);
 	log_info("reload: new settings in effect for new sessions");
 	proxy_cfg_unref(cur);
 	return (pc);
@@ -782,7 +846,8 @@ proxy_run(const char *path, struct cfg *cfg)
 		for (i = ngpfd - 1; i >= 0; i--)
 			if (now >= proxy_lingers[i].deadline
 			    || ((pfd[gpfd + i].revents & (POLLIN | POLLHUP
-			    | POLLERR)) && proxy_drain(proxy_lingers[i].fd) < 0))
+			    | POLLERR))
+			    && proxy_drain(proxy_lingers[i].fd) < 0))
 				proxy_linger_del(i);
 		for (ps = proxy_list; ps; ps = ps->next)
 			proxy_io(ps, pfd, now);
