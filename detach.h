@@ -521,9 +521,9 @@ extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
  * and a request on a connection closing under it is wasted. */
 #define HTTP_IDLE_MS		4000
 
-/* Attempts per object (connect failures, broken connections, 5xx),
- * each after a doubling pause from HTTP_BACKOFF_MS, all inside
- * upload_timeout. */
+/* Attempts per object (connect failures, broken connections, 5xx,
+ * responses garbled before their status), each after a doubling pause
+ * from HTTP_BACKOFF_MS, all inside upload_timeout. */
 #define HTTP_TRY_MAX		5
 #define HTTP_BACKOFF_MS		250
 

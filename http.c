@@ -2595,10 +2595,21 @@ http_xfer_parsed(struct http_xfer *x, size_t used, size_t len, int64_t now)
 {
 	char url[HTTP_LINE_MAX + 300];
 
-	/* A garbled response may come from a broken middlebox or a
-	 * connection cut short: like a lost connection, try again. */
-	if (x->resp.state == HTTP_RESP_ERROR) {
+	/* A response garbled before its final status is known (a broken
+	 * middlebox, a connection cut short) is like a lost connection:
+	 * try again. After a status, the server did answer: a 2xx may
+	 * have stored the object and a 4xx will not change, so only a
+	 * 5xx is tried again. */
+	if (x->resp.state == HTTP_RESP_ERROR && ((x->resp.err
+	    & HTTP_ERR_STATUS) || x->resp.status < 200
+	    || x->resp.status >= 500)) {
 		http_xfer_retry(x, now, "%s %s: %s", http_xfer_method(x),
+		    http_xfer_url(x, url, sizeof(url)),
+		    http_resp_strerror(x->resp.err));
+		return (1);
+	}
+	if (x->resp.state == HTTP_RESP_ERROR) {
+		http_xfer_fail(x, "%s %s: %s", http_xfer_method(x),
 		    http_xfer_url(x, url, sizeof(url)),
 		    http_resp_strerror(x->resp.err));
 		return (1);

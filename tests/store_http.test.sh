@@ -181,16 +181,18 @@ t "503: retried ($tries PUTs) then kept" [ "$tries" -ge 2 -a "$tries" -le 5 ]
 t "503: output equals input" same_as_input err
 t "503: status line logged" logged err ": 503 "
 
-# ---- a response that cannot be framed: a fresh connection, a new try
+# ---- a response that cannot be parsed: garbled before its status, a
+# fresh connection and a new try; garbled after a 403, no new try
 GP=$(free_port)
-python3 - "$GP" "$T/garbled.body" >"$T/garbled.srv" 2>&1 <<'EOF' &
+fake_store() {	# fake_store MODE: serves $GP, logs methods to $T/MODE.srv
+	python3 - "$GP" "$1" "$T/$1.body" >"$T/$1.srv" 2>&1 <<'EOF' &
 import socket, sys
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", int(sys.argv[1])))
 ls.listen(5)
 ls.settimeout(60)
-first = True
+mode, first = sys.argv[2], True
 while True:
     c, a = ls.accept()
     f = c.makefile("rb")
@@ -208,28 +210,44 @@ while True:
                 n = int(h.split(b":")[1])
         body = f.read(n) if method == "PUT" else b""
         print(method, flush=True)
-        if first:
+        if mode == "garbled" and first:
             first = False
             c.sendall(b"HTTP/1.1 2x0 garbled\r\n\r\n")
+            break
+        if mode == "late":
+            c.sendall(b"HTTP/1.1 403 Forbidden\r\nX-Long: " + b"a" * 9000
+                      + b"\r\nContent-Length: 0\r\n\r\n")
             break
         if method == "HEAD":
             c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
         else:
-            open(sys.argv[2], "wb").write(body)
+            open(sys.argv[3], "wb").write(body)
             c.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
     c.close()
 EOF
-gpid=$!
-i=0; while ! (exec 3<>/dev/tcp/127.0.0.1/"$GP") 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	gpid=$!
+	i=0
+	while ! (exec 3<>/dev/tcp/127.0.0.1/"$GP") 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+}
+fake_store garbled
 conf garbled "store = http://127.0.0.1:$GP/g/" "on_store_failure = tempfail"
 rc=$(run garbled)
-kill "$gpid" 2>/dev/null
+kill "$gpid" 2>/dev/null; wait "$gpid" 2>/dev/null
 t "garbled response: tried again, stored (exit $rc)" [ "$rc" = 0 ]
 t "garbled response: the link is in the message" [ -n "$(key garbled)" ]
 t "garbled response: the store got the original bytes" \
     [ "$(sha_of "$T/garbled.body" 2>/dev/null)" = "$WANT" ]
 t "garbled response: HEAD again on a new connection, then PUT" \
     [ "$(tr '\n' ' ' <"$T/garbled.srv")" = "HEAD HEAD PUT " ]
+fake_store late
+conf late "store = http://127.0.0.1:$GP/g/" "on_store_failure = tempfail"
+rc=$(run late)
+kill "$gpid" 2>/dev/null; wait "$gpid" 2>/dev/null
+t "403 with a header over the limit: fails at once (exit $rc)" [ "$rc" = 75 ]
+t "403 with a header over the limit: one request, no new try" \
+    [ "$(tr '\n' ' ' <"$T/late.srv")" = "HEAD " ]
 
 # ---- S3, path style
 conf s3path "store = s3://bkt/ps" "s3_endpoint = http://127.0.0.1:$S3P" \
