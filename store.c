@@ -106,6 +106,7 @@ struct store {
 	int	refs;
 	struct cfg cfg;
 	struct http_store *http;
+	int	same_fs;		/* dir store beside spool_dir: link */
 };
 
 static struct store *store_cur;
@@ -349,6 +350,7 @@ store_init(const struct cfg *cfg, char *why, size_t len)
 {
 	struct store *st;
 	struct http_conf hc;
+	struct stat sp, sd;
 
 	if ((st = calloc(1, sizeof(*st))) == 0) {
 		snprintf(why, len, "out of memory");
@@ -356,7 +358,10 @@ store_init(const struct cfg *cfg, char *why, size_t len)
 	}
 	st->refs = 1;
 	st->cfg = *cfg;
-	if (cfg->store_kind != CFG_STORE_DIR) {
+	if (cfg->store_kind == CFG_STORE_DIR)
+		st->same_fs = stat(cfg->spool_dir, &sp) == 0
+		    && stat(cfg->store + 4, &sd) == 0 && sp.st_dev == sd.st_dev;
+	else {
 		memset(&hc, 0, sizeof(hc));
 		hc.store = st->cfg.store;
 		hc.store_auth = st->cfg.store_auth;
@@ -687,9 +692,11 @@ msg_part_data(void *ctx, const unsigned char *p, size_t n)
 		return (-1);
 	}
 	o->spooled += n;
-	/* A dir store links this very file and fsyncs it in the loop:
-	 * start the writeback now, so the fsync finds little left. */
-	if (m->cfg->store_kind == CFG_STORE_DIR
+	/* A dir store on the spool's file system links this very file and
+	 * fsyncs it in the loop: start the writeback now, so the fsync
+	 * finds little left. (Elsewhere the file is copied, and its spool
+	 * need never reach the disk.) An I/O error shows at the fsync. */
+	if (m->st->same_fs
 	    && o->spooled - o->kicked >= STORE_WRITEBACK_CHUNK) {
 		(void)sync_file_range(o->fd, o->kicked, o->spooled - o->kicked,
 		    SYNC_FILE_RANGE_WRITE);
