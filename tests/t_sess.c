@@ -352,17 +352,26 @@ t_open(struct t_sess *t, const char *ehlo)
 	t_down(t, ehlo);
 }
 
+/* t_read_is - a peer read exactly want since mark; else show it */
+
+static int
+t_read_is(const char *who, const char *got, size_t len, size_t mark,
+    const char *want)
+{
+	size_t	n = strlen(want);
+
+	if (len - mark == n && memcmp(got + mark, want, n) == 0)
+		return (1);
+	t_show(who, got + mark, len - mark);
+	return (0);
+}
+
 /* t_cl_is - the client read exactly want since mark */
 
 static int
 t_cl_is(struct t_sess *t, size_t mark, const char *want)
 {
-	size_t	n = strlen(want);
-
-	if (t->cllen - mark == n && memcmp(t->cl + mark, want, n) == 0)
-		return (1);
-	t_show("client read", t->cl + mark, t->cllen - mark);
-	return (0);
+	return (t_read_is("client read", t->cl, t->cllen, mark, want));
 }
 
 /* t_dn_is - the downstream server read exactly want since mark */
@@ -370,12 +379,7 @@ t_cl_is(struct t_sess *t, size_t mark, const char *want)
 static int
 t_dn_is(struct t_sess *t, size_t mark, const char *want)
 {
-	size_t	n = strlen(want);
-
-	if (t->dnlen - mark == n && memcmp(t->dn + mark, want, n) == 0)
-		return (1);
-	t_show("downstream read", t->dn + mark, t->dnlen - mark);
-	return (0);
+	return (t_read_is("downstream read", t->dn, t->dnlen, mark, want));
 }
 
 /* t_cl_one - the client read one reply line since mark, code first */
