@@ -16,6 +16,8 @@
 #include <stdarg.h>
 #include <time.h>
 
+#include <bearssl.h>
+
 static int t_failed;
 
 static inline void
@@ -124,6 +126,32 @@ t_slurp(const char *path, size_t *len)
 	}
 	fclose(fp);
 	return (buf);
+}
+
+/*
+ * t_expect_key - an object key's hex part by the issue's formula,
+ * HMAC-SHA256(secret, SHA-256(content)) cut to 32 hex digits, computed
+ * here with BearSSL rather than by the code under test
+ */
+static inline void
+t_expect_key(const unsigned char *secret, const char *content, size_t len,
+    char *out)
+{
+	br_sha256_context sc;
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	unsigned char d[32], mac[32];
+	int	i;
+
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, content, len);
+	br_sha256_out(&sc, d);
+	br_hmac_key_init(&kc, &br_sha256_vtable, secret, 32);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, d, 32);
+	br_hmac_out(&hc, mac);
+	for (i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
 #endif

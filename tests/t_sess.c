@@ -768,28 +768,6 @@ t_scn_data(struct t_sess *t)
 	    "DATA: QUIT after, 221, closed");
 }
 
-/* t_expect_key - the object key by the formula, computed here */
-
-static void
-t_expect_key(const char *content, size_t len, char *out)
-{
-	br_sha256_context sc;
-	br_hmac_key_context kc;
-	br_hmac_context hc;
-	unsigned char d[32], mac[32];
-	int	i;
-
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, content, len);
-	br_sha256_out(&sc, d);
-	br_hmac_key_init(&kc, &br_sha256_vtable, cfg.secret, 32);
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, d, 32);
-	br_hmac_out(&hc, mac);
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
-}
-
 static void
 t_scn_attach(struct t_sess *t)
 {
@@ -801,7 +779,7 @@ t_scn_attach(struct t_sess *t)
 	int	same = 0;
 
 	/* Each run stores the object anew. */
-	t_expect_key(t_att, strlen(t_att), key);
+	t_expect_key(cfg.secret, t_att, strlen(t_att), key);
 	snprintf(path, sizeof(path), "%s/store/%s/doc.pdf", tmpdir, key);
 	(void)unlink(path);
 	t_open(t, t_ehlo_all);

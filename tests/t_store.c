@@ -46,28 +46,6 @@ static const char msg1[] =
     ATT_B64 "\r\n"
     "--=b--\r\n";
 
-/* t_expect_key - the key by the formula, computed here */
-
-static void
-t_expect_key(const char *content, size_t len, char *out)
-{
-	br_sha256_context sc;
-	br_hmac_key_context kc;
-	br_hmac_context hc;
-	unsigned char d[32], mac[32];
-	int	i;
-
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, content, len);
-	br_sha256_out(&sc, d);
-	br_hmac_key_init(&kc, &br_sha256_vtable, cfg.secret, 32);
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, d, 32);
-	br_hmac_out(&hc, mac);
-	for (i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
-}
-
 /* t_run_job - feed a message in chunks of n, return the output */
 
 static int
@@ -113,7 +91,7 @@ t_detach(void)
 	state = t_run_job(msg1, strlen(msg1), 1 << 20, out, sizeof(out), &olen);
 	out[olen] = 0;
 	t_ok(state == MSG_READY, "job ready");
-	t_expect_key(att, strlen(att), key);
+	t_expect_key(cfg.secret, att, strlen(att), key);
 	snprintf(path, sizeof(path), "%s/store/%s/doc one.pdf", tmpdir, key);
 	t_ok(stat(path, &st) == 0 && st.st_size == (off_t)strlen(att)
 	    && (st.st_mode & 0777) == 0644, "object stored at <dir>/<key>/<name>, "
