@@ -163,6 +163,7 @@ enum cfg_type {
 	CFG_T_PATH,		/* absolute path */
 	CFG_T_SIZE,		/* bytes, suffix k, m or g */
 	CFG_T_TIME,		/* seconds, suffix s, m or h; kept in ms */
+	CFG_T_AGE,		/* 0, or days and weeks: suffix h, d or w */
 	CFG_T_INT,		/* positive integer */
 	CFG_T_BOOL,		/* yes | no */
 	CFG_T_SECRET,		/* 64 hex digits */
@@ -211,6 +212,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"tls_ca_file", CFG_T_PATH, CFG_S(tls_ca_file),
 	"/etc/ssl/certs/ca-certificates.crt", 0},
 	{"upload_timeout", CFG_T_TIME, CFG_N(upload_timeout_ms), "60s", 0},
+	{"expire", CFG_T_AGE, CFG_N(expire_s), "0", 0},
 	{0, 0, 0, 0, 0, 0},
 };
 
@@ -325,6 +327,8 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 {
 	static const char tunit[] = "smh";
 	static const uint64_t tmult[] = {1, 60, 3600};
+	static const char aunit[] = "hdw";
+	static const uint64_t amult[] = {3600, 86400, 7 * 86400};
 	static const char sunit[] = "kmg";
 	static const uint64_t smult[] = {1024, 1024 * 1024,
 	1024 * 1024 * 1024};
@@ -371,6 +375,14 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 			return (*why = "expected a time of 1s to 1h, like 90s",
 			    -1);
 		*(int *)base = (int)(n * 1000);
+		return (0);
+	case CFG_T_AGE:
+		/* Ten years bounds the date arithmetic; 0 is never. */
+		if (cfg_number(v, aunit, amult, &n) < 0
+		    || n > 3650ULL * 86400 || (n != 0 && n < 3600))
+			return (*why = "expected 0 (never), or an age of 1h to "
+			    "3650d, like 30d or 12w", -1);
+		*(uint64_t *)base = n;
 		return (0);
 	case CFG_T_INT:
 		if (cfg_number(v, "", 0, &n) < 0 || n == 0 || n > 100000)
@@ -738,6 +750,20 @@ cfg_value(const struct cfg *cfg, const struct cfg_key *k, char *buf,
 		break;
 	case CFG_T_TIME:
 		snprintf(buf, size, "%ds", *(const int *)base / 1000);
+		break;
+	case CFG_T_AGE:
+		n = *(const uint64_t *)base;
+		if (n && n % (7 * 86400) == 0)
+			snprintf(buf, size, "%lluw", (unsigned long long)(n /
+			    (7 * 86400)));
+		else if (n && n % 86400 == 0)
+			snprintf(buf, size, "%llud", (unsigned long long)(n /
+			    86400));
+		else if (n && n % 3600 == 0)
+			snprintf(buf, size, "%lluh", (unsigned long long)(n /
+			    3600));
+		else
+			snprintf(buf, size, "%llu", (unsigned long long)n);
 		break;
 	case CFG_T_INT:
 		snprintf(buf, size, "%d", *(const int *)base);

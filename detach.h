@@ -196,6 +196,8 @@ struct cfg {
 	int	s3_path_style;
 	char	tls_ca_file[CFG_LINE_MAX];
 	int	upload_timeout_ms;
+	/* links and objects */
+	uint64_t expire_s;			/* 0: never */
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */
@@ -555,6 +557,8 @@ struct http_conf {
 	int	s3_path_style;
 	const char *tls_ca_file;
 	int	upload_timeout_ms;
+	/* links and objects */
+	uint64_t expire_s;			/* 0: never */
 };
 
 struct http_object {

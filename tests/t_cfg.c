@@ -92,6 +92,9 @@ static const struct {
 	{"size overflow", "min_size = 99999999999999999999\n",
 	"test.conf:1: min_size:"},
 	{"bad store", "store = ftp://x/\n", "test.conf:1: store:"},
+	{"expire unit", "expire = 30y\n", "test.conf:1: expire:"},
+	{"expire under an hour", "expire = 59\n", "test.conf:1: expire:"},
+	{"expire past ten years", "expire = 3651d\n", "test.conf:1: expire:"},
 	{"bad secret length", "secret = abcd\n", "test.conf:1: secret:"},
 	{"bad secret digit", "secret = "
 	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg\n",
@@ -148,7 +151,8 @@ t_good(void)
 	    "timeout = 2m\n"
 	    "max_sessions = 7\n"
 	    "s3_path_style = yes\n"
-	    "upload_timeout = 45\n");
+	    "upload_timeout = 45\n"
+	    "expire = 30d\n");
 	t_ok(run->errors == 0, "full file: no error (%s)", run->p.err);
 	t_ok(run->cfg.store_kind == CFG_STORE_DIR
 	    && strcmp(run->cfg.store, "dir:/srv/files") == 0, "store read");
@@ -164,6 +168,7 @@ t_good(void)
 	    45000, "times in ms");
 	t_ok(run->cfg.max_sessions == 7 && run->cfg.s3_path_style == 1,
 	    "int and bool");
+	t_ok(run->cfg.expire_s == 30 * 86400, "expire 30d in seconds");
 
 	t_parse("defaults", "");
 	t_ok(run->errors == 0 && run->cfg.min_size == 100 * 1024
