@@ -5,6 +5,7 @@
  *	detach.c	main, configuration, logs, signals, the poll() loop, glue
  *	store.c		message jobs: spool, object keys, the dir store, splicing
  *	mime.c		MIME scanner, decoders, link part (no I/O)
+ *	b64.c		base64 block decoders (SIMD) under mime.c's decoder
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
  */
@@ -155,6 +156,16 @@ struct mime_qp {
 extern size_t mime_b64_decode(struct mime_b64 *, const unsigned char *,
 		    size_t, unsigned char *);
 extern int mime_b64_final(struct mime_b64 *);
+
+/* b64.c: whole blocks of clean base64, SIMD where the CPU has it. */
+#define B64_BEST		(-1)	/* the best this CPU runs */
+#define B64_SCALAR		0	/* no kernel: the scalar loop alone */
+#define B64_SSSE3		1
+#define B64_AVX2		2
+#define B64_NEON		3
+extern size_t b64_blocks(const unsigned char *, size_t, unsigned char *);
+extern int b64_use(int);
+extern const char *b64_kernel_name(void);
 
 /* ------------------------------------------------------------------ */
 /* detach.c: configuration and logs                                    */
