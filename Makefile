@@ -56,6 +56,6 @@ demo: detach
 clean:
 	rm -rf detach *.o tests/bin tests/san tests/run.log demo-store \
 	    tests/fuzz/fuzz_mime tests/fuzz/fuzz_smtp tests/fuzz/fuzz_http \
-	    tests/fuzz/fuzz_cfg tests/fuzz/fuzz_sess
+	    tests/fuzz/fuzz_cfg tests/fuzz/fuzz_sess tests/fuzz/fuzz_b64
 
 .PHONY: all check units fuzz demo clean
