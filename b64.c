@@ -41,8 +41,9 @@
  * DIAGNOSTICS
  *	None.
  * BUGS
- *	The NEON kernel is tested under emulation only, when a cross
- *	compiler is at hand; the machines that run the tests are x86-64.
+ *	The NEON kernel is tested under emulation only
+ *	(tests/b64_arm64.test.sh builds tests/t_b64.c for arm64 and runs it
+ *	under qemu-aarch64): the machines that run the tests are x86-64.
  */
 #include <string.h>
 
