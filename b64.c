@@ -6,21 +6,23 @@
  *	#include "detach.h"
  *
  *	size_t b64_blocks(const unsigned char *in, size_t len,
- *	    unsigned char *out)
+ *	    unsigned char *out, size_t *outlen)
  *
  *	int b64_use(int kernel)
  *	const char *b64_kernel_name(void)
  * DESCRIPTION
- *	b64_blocks() decodes the longest run of whole blocks (16 or 32
- *	input bytes) at the start of in that hold nothing but the base64
- *	alphabet (RFC 2045 6.8), and returns the input bytes it took; the
- *	output is three quarters of that. It stops at the first block with
- *	anything else in it (a line break, white space, "=", a stray
- *	byte) and leaves that block to mime_b64_decode()'s scalar loop,
- *	which alone decides what such bytes mean. So the kernels need no
- *	error path of their own, and a message decodes to the same bytes
- *	and the same error flag whichever kernel ran: the unit tests and
- *	tests/fuzz/fuzz_b64.c compare them with the scalar decoder.
+ *	b64_blocks() decodes the whole quanta of the base64 alphabet
+ *	(RFC 2045 6.8) at the start of in, a block of 16 or 32 bytes at a
+ *	time, and skips the line breaks that stand between two quanta (a
+ *	76-column body has one after every 19 quanta); it returns the
+ *	input bytes it took and puts the output bytes in *outlen. It stops
+ *	at anything else (a line break inside a quantum, other white
+ *	space, "=", a stray byte) and leaves the rest to
+ *	mime_b64_decode()'s scalar loop, which alone decides what such
+ *	bytes mean. So the kernels need no error path of their own, and a
+ *	message decodes to the same bytes and the same error flag whichever
+ *	kernel ran: the unit tests and tests/fuzz/fuzz_b64.c compare them
+ *	with the scalar decoder.
  *
  *	The kernels classify each byte by its two nibbles with two table
  *	lookups (pshufb / tbl): a byte is in the alphabet when the set of
@@ -38,6 +40,7 @@
  * LIMITS
  *	Writes up to 8 bytes past the decoded ones: the caller's output
  *	room must be at least len (mime_b64_decode()'s contract already).
+ *	The NEON kernel takes 64-byte blocks and no line breaks.
  * DIAGNOSTICS
  *	None.
  * BUGS
@@ -79,17 +82,42 @@ static const signed char b64_offset[16] = {
 	0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-static size_t b64_none(const unsigned char *, size_t, unsigned char *);
+static size_t b64_none(const unsigned char *, size_t, unsigned char *,
+    size_t *);
 static size_t (*b64_kernel)(const unsigned char *, size_t,
-    unsigned char *);
+    unsigned char *, size_t *);
 static int b64_which = -1;
 
 #ifdef B64_ARCH_X86
 
-/* b64_ssse3_one - decode 16 clean bytes into 12; -1 if not clean */
+/*
+ * b64_after - a block's first byte outside the alphabet is at bad:
+ * take the whole quanta before it, then line breaks if it stands at a
+ * quantum boundary (76-column lines: every line). Returns 0 to go on
+ * with the next block, -1 to leave the rest to the scalar loop.
+ */
+static inline int
+b64_after(const unsigned char *in, size_t len, size_t *k, size_t *w,
+    unsigned bad)
+{
+	unsigned q = bad & ~3u;
+	size_t	from;
+
+	*k += q;
+	*w += q / 4 * 3;
+	if (q != bad)
+		return (-1);
+	from = *k;
+	while (*k < len && (in[*k] == '\n' || in[*k] == '\r'))
+		(*k)++;
+	return (*k == from ? -1 : 0);
+}
+
+/* b64_ssse3_one - 16 bytes into out (12 of them valid); the mask of
+ * the bytes outside the alphabet, whose output is garbage */
 
 __attribute__((target("ssse3")))
-static inline int
+static inline unsigned
 b64_ssse3_one(const unsigned char *in, unsigned char *out)
 {
 	const __m128i lo_bad = _mm_loadu_si128((const __m128i *)b64_lo_bad);
@@ -98,15 +126,14 @@ b64_ssse3_one(const unsigned char *in, unsigned char *out)
 	const __m128i offset = _mm_loadu_si128((const __m128i *)b64_offset);
 	const __m128i nib = _mm_set1_epi8(0x0f);
 	__m128i v, hi, lo, sext;
+	unsigned bad;
 
 	v = _mm_loadu_si128((const __m128i *)in);
 	hi = _mm_and_si128(_mm_srli_epi32(v, 4), nib);
 	lo = _mm_and_si128(v, nib);
-	/* testz is SSE4.1: compare with zero instead. */
-	if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(
+	bad = ~_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(
 	    _mm_shuffle_epi8(lo_bad, lo), _mm_shuffle_epi8(hi_class, hi)),
-	    _mm_setzero_si128())) != 0xffff)
-		return (-1);
+	    _mm_setzero_si128())) & 0xffff;
 	/* '/' takes offset 1: its high nibble less one. */
 	hi = _mm_add_epi8(hi, _mm_cmpeq_epi8(v, _mm_set1_epi8('/')));
 	sext = _mm_add_epi8(v, _mm_shuffle_epi8(offset, hi));
@@ -117,29 +144,46 @@ b64_ssse3_one(const unsigned char *in, unsigned char *out)
 	sext = _mm_shuffle_epi8(sext, _mm_setr_epi8(2, 1, 0, 6, 5, 4,
 	    10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
 	_mm_storeu_si128((__m128i *)out, sext);
-	return (0);
+	return (bad);
+}
+
+/* b64_ssse3_tail - 16-byte blocks from k on */
+
+__attribute__((target("ssse3")))
+static inline size_t
+b64_ssse3_tail(const unsigned char *in, size_t len, unsigned char *out,
+    size_t k, size_t *w)
+{
+	unsigned bad;
+
+	while (len - k >= 16) {
+		if ((bad = b64_ssse3_one(in + k, out + *w)) == 0) {
+			k += 16;
+			*w += 12;
+		} else if (b64_after(in, len, &k, w,
+		    (unsigned)__builtin_ctz(bad)) < 0)
+			break;
+	}
+	return (k);
 }
 
 /* b64_ssse3 - 16-byte blocks */
 
 __attribute__((target("ssse3")))
 static size_t
-b64_ssse3(const unsigned char *in, size_t len, unsigned char *out)
+b64_ssse3(const unsigned char *in, size_t len, unsigned char *out,
+    size_t *outlen)
 {
-	size_t	k = 0;
-
-	for (; len - k >= 16; k += 16, out += 12)
-		if (b64_ssse3_one(in + k, out) < 0)
-			break;
-	return (k);
+	*outlen = 0;
+	return (b64_ssse3_tail(in, len, out, 0, outlen));
 }
 
-/* b64_avx2 - 32-byte blocks, then one of 16 (76-column lines leave 12
- * after two blocks of 32: the scalar loop takes those) */
+/* b64_avx2 - 32-byte blocks, then 16-byte ones */
 
 __attribute__((target("avx2")))
 static size_t
-b64_avx2(const unsigned char *in, size_t len, unsigned char *out)
+b64_avx2(const unsigned char *in, size_t len, unsigned char *out,
+    size_t *outlen)
 {
 	const __m256i lo_bad = _mm256_broadcastsi128_si256(_mm_loadu_si128(
 	    (const __m128i *)b64_lo_bad));
@@ -156,26 +200,36 @@ b64_avx2(const unsigned char *in, size_t len, unsigned char *out)
 	    -1, -1, -1, -1);
 	const __m256i gather = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
 	__m256i v, hi, lo, sext;
-	size_t	k = 0;
+	size_t	k = 0, w = 0;
+	unsigned bad;
 
-	for (; len - k >= 32; k += 32, out += 24) {
+	while (len - k >= 32) {
 		v = _mm256_loadu_si256((const __m256i *)(in + k));
 		hi = _mm256_and_si256(_mm256_srli_epi32(v, 4), nib);
 		lo = _mm256_and_si256(v, nib);
-		if (!_mm256_testz_si256(_mm256_shuffle_epi8(lo_bad, lo),
-		    _mm256_shuffle_epi8(hi_class, hi)))
-			break;
+		bad = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+		    _mm256_and_si256(_mm256_shuffle_epi8(lo_bad, lo),
+		    _mm256_shuffle_epi8(hi_class, hi)),
+		    _mm256_setzero_si256()));
 		hi = _mm256_add_epi8(hi, _mm256_cmpeq_epi8(v, slash));
 		sext = _mm256_add_epi8(v, _mm256_shuffle_epi8(offset, hi));
 		sext = _mm256_maddubs_epi16(sext, pack1);
 		sext = _mm256_madd_epi16(sext, pack2);
 		sext = _mm256_shuffle_epi8(sext, order);
-		/* 12 bytes in each lane: the dwords 0-2 and 4-5 together. */
+		/* 12 bytes in each lane: the dwords 0-2 and 4-6 together. */
 		sext = _mm256_permutevar8x32_epi32(sext, gather);
-		_mm256_storeu_si256((__m256i *)out, sext);
+		_mm256_storeu_si256((__m256i *)(out + w), sext);
+		if (bad == 0) {
+			k += 32;
+			w += 24;
+		} else if (b64_after(in, len, &k, &w,
+		    (unsigned)__builtin_ctz(bad)) < 0) {
+			*outlen = w;
+			return (k);
+		}
 	}
-	if (len - k >= 16 && b64_ssse3_one(in + k, out) == 0)
-		k += 16;
+	k = b64_ssse3_tail(in, len, out, k, &w);
+	*outlen = w;
 	return (k);
 }
 
@@ -198,7 +252,8 @@ b64_pick(void)
 /* b64_neon - 16-byte blocks with NEON table lookups */
 
 static size_t
-b64_neon(const unsigned char *in, size_t len, unsigned char *out)
+b64_neon(const unsigned char *in, size_t len, unsigned char *out,
+    size_t *outlen)
 {
 	const uint8x16_t lo_bad = vld1q_u8(b64_lo_bad);
 	const uint8x16_t hi_class = vld1q_u8(b64_hi_class);
@@ -235,6 +290,7 @@ b64_neon(const unsigned char *in, size_t len, unsigned char *out)
 		o.val[2] = vorrq_u8(vshlq_n_u8(q.val[2], 6), q.val[3]);
 		vst3q_u8(out, o);
 	}
+	*outlen = k / 4 * 3;
 	return (k);
 }
 
@@ -256,11 +312,13 @@ b64_pick(void)
 /* b64_none - no kernel: the scalar loop does it all */
 
 static size_t
-b64_none(const unsigned char *in, size_t len, unsigned char *out)
+b64_none(const unsigned char *in, size_t len, unsigned char *out,
+    size_t *outlen)
 {
 	(void)in;
 	(void)len;
 	(void)out;
+	*outlen = 0;
 	return (0);
 }
 
@@ -313,12 +371,14 @@ b64_kernel_name(void)
 	return (names[b64_which]);
 }
 
-/* b64_blocks - decode whole clean blocks at the start of in */
+/* b64_blocks - decode the clean quanta at the start of in; the input
+ * bytes taken, the output bytes in *outlen */
 
 size_t
-b64_blocks(const unsigned char *in, size_t len, unsigned char *out)
+b64_blocks(const unsigned char *in, size_t len, unsigned char *out,
+    size_t *outlen)
 {
 	if (b64_kernel == 0)
 		(void)b64_use(B64_BEST);
-	return (b64_kernel(in, len, out));
+	return (b64_kernel(in, len, out, outlen));
 }

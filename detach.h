@@ -163,7 +163,8 @@ extern int mime_b64_final(struct mime_b64 *);
 #define B64_SSSE3		1
 #define B64_AVX2		2
 #define B64_NEON		3
-extern size_t b64_blocks(const unsigned char *, size_t, unsigned char *);
+extern size_t b64_blocks(const unsigned char *, size_t, unsigned char *,
+		    size_t *);
 extern int b64_use(int);
 extern const char *b64_kernel_name(void);
 

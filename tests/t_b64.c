@@ -183,6 +183,25 @@ t_dirty(void)
 		bad += t_against_scalar(buf, len);
 		n++;
 	}
+	/* lines of every length from 1 to 100, CRLF, LF and a lone CR */
+	for (j = 1; j <= 100; j++) {
+		static const char *const eols[] = {"\r\n", "\n", "\r"};
+		size_t	e;
+
+		for (e = 0; e < 3; e++) {
+			len = 0;
+			for (i = 0; len + 4 < 1500; i++) {
+				buf[len++] = t_alpha[t_rand() % 64];
+				if (i % j == j - 1) {
+					memcpy(buf + len, eols[e],
+					    strlen(eols[e]));
+					len += strlen(eols[e]);
+				}
+			}
+			bad += t_against_scalar(buf, len);
+			n++;
+		}
+	}
 	/* one junk byte at every position of clean input */
 	for (j = 0; j < sizeof(junk) - 1; j++)
 		for (pos = 0; pos < 200; pos++) {
