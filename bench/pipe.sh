@@ -9,22 +9,30 @@
 #			rewritten message
 #   reference		base64 -d | sha256sum over the attachment's base64
 #			text alone, LF lines (the least any detacher must do)
+# With --qp the attachment is text instead (printable ASCII with one byte
+# in ten above 127, no line breaks) as quoted-printable in soft-broken
+# 76-column lines, and the reference is Perl's MIME::QuotedPrint (C)
+# decoding it line by line into sha256sum.
 # and prints the best MB/s of each over its own input, the ratio
 # (detach / reference), and detach's peak RSS from /usr/bin/time -v.
 # The output is checked: one link part whose X-Detach-SHA256 is the
 # sha256sum of the random bytes.
 #
-# Usage: bench/pipe.sh [--record] [SIZE_MB [ROUNDS]]
+# Usage: bench/pipe.sh [--record] [--qp] [SIZE_MB [ROUNDS]]
 #	DETACH=path runs another build than ./detach.
 #	--record appends the figures, with date, machine and commit, to
 #	bench/RESULTS.md.
 
 cd "$(dirname "$0")/.." || exit 1
 record=0
-if [ "${1:-}" = "--record" ]; then
-	record=1
-	shift
-fi
+enc=base64
+while :; do
+	case "${1:-}" in
+	--record) record=1; shift ;;
+	--qp) enc=qp; shift ;;
+	*) break ;;
+	esac
+done
 SIZE_MB=${1:-100}
 ROUNDS=${2:-3}
 for tool in base64 sha256sum /usr/bin/time awk; do
@@ -40,9 +48,31 @@ trap 'exit 1' INT TERM
 mkdir "$T/spool"
 
 # The message: headers, a short text part, the attachment, the close.
-head -c "$((SIZE_MB * 1000000))" /dev/urandom >"$T/raw"
+if [ "$enc" = base64 ]; then
+	head -c "$((SIZE_MB * 1000000))" /dev/urandom >"$T/raw"
+	base64 -w 76 <"$T/raw" >"$T/att.b64"
+	reference() { base64 -d <"$T/att.b64" | sha256sum | cut -d' ' -f1; }
+	refname="base64 -d | sha256sum"
+else
+	python3 - "$T/raw" "$T/att.b64" "$SIZE_MB" <<'PY'
+import binascii, os, sys
+raw, enc, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# printable ASCII but '=', one byte in ten above 127
+table = bytes(0x80 + (c & 0x7f) if c % 10 == 0 else
+              (0x21 + c % 94 if 0x21 + c % 94 != 0x3d else 0x41)
+              for c in range(256))
+with open(raw, "wb") as r, open(enc, "wb") as e:
+    for _ in range(mb):
+        t = os.urandom(1000000).translate(table)
+        r.write(t)
+        e.write(binascii.b2a_qp(t))
+        e.write(b"=\n")
+PY
+	reference() { perl -MMIME::QuotedPrint -ne 'print decode_qp($_)' \
+	    <"$T/att.b64" | sha256sum | cut -d' ' -f1; }
+	refname="MIME::QuotedPrint | sha256sum"
+fi
 want=$(sha256sum <"$T/raw" | cut -d' ' -f1)
-base64 -w 76 <"$T/raw" >"$T/att.b64"
 rm -f "$T/raw"
 {
 	printf 'From: a@example.org\r\nTo: b@example.org\r\n'
@@ -52,7 +82,8 @@ rm -f "$T/raw"
 	printf -- '--bench-1\r\nContent-Type: application/octet-stream;'
 	printf ' name="bench.bin"\r\n'
 	printf 'Content-Disposition: attachment; filename="bench.bin"\r\n'
-	printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+	printf 'Content-Transfer-Encoding: %s\r\n\r\n' \
+	    "$([ "$enc" = qp ] && echo quoted-printable || echo base64)"
 	sed 's/$/\r/' "$T/att.b64"
 	printf -- '--bench-1--\r\n'
 } >"$T/msg.eml"
@@ -96,14 +127,14 @@ CONF
 	d=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 
 	t0=$(now)
-	ref=$(base64 -d <"$T/att.b64" | sha256sum | cut -d' ' -f1)
+	ref=$(reference)
 	t1=$(now)
 	if [ "$ref" != "$want" ]; then
 		echo "pipe.sh: reference digest differs" >&2
 		exit 1
 	fi
 	r=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	echo "round $i: detach -p ${d}s, base64 -d | sha256sum ${r}s"
+	echo "round $i: detach -p ${d}s, $refname ${r}s"
 	best_d=$(awk -v x="$d" -v y="$best_d" \
 	    'BEGIN { print (y == "" || x < y) ? x : y }')
 	best_r=$(awk -v x="$r" -v y="$best_r" \
@@ -116,9 +147,9 @@ mbs_r=$(awk -v n="$att_bytes" -v t="$best_r" \
     'BEGIN { printf "%.0f", n / 1e6 / t }')
 ratio=$(awk -v a="$mbs_d" -v b="$mbs_r" 'BEGIN { printf "%.2f", a / b }')
 rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
-echo "attachment ${SIZE_MB} MB, message $msg_bytes bytes, best of $ROUNDS"
+echo "attachment ${SIZE_MB} MB $enc, message $msg_bytes bytes, best of $ROUNDS"
 echo "detach -p:                 $mbs_d MB/s of input"
-echo "base64 -d | sha256sum:     $mbs_r MB/s of input"
+printf '%-27s%s MB/s of input\n' "$refname:" "$mbs_r"
 echo "ratio:                     ${ratio}x"
 echo "detach peak RSS:           $rss KiB ($rss_mib MiB)"
 
@@ -129,7 +160,7 @@ if [ "$record" -eq 1 ]; then
 	row="| $(date -u +%Y-%m-%d) | $(uname -m), $(nproc) cores, $cpu;"
 	row="$row load $load |"
 	row="$row $(git rev-parse --short HEAD 2>/dev/null || echo -) |"
-	row="$row $SIZE_MB MB | $mbs_d | $mbs_r | ${ratio}x | $rss_mib MiB |"
+	row="$row $SIZE_MB MB $enc | $mbs_d | $mbs_r | ${ratio}x | $rss_mib MiB |"
 	f=bench/RESULTS.md
 	[ -f "$f" ] || printf '# Benchmarks\n' >"$f"
 	if ! grep -q '^## Pipe mode' "$f"; then
