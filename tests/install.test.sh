@@ -9,6 +9,8 @@
 # uninstall leaves no file and no doc directory behind. Prints ok/FAIL.
 
 cd "$(dirname "$0")/.." || exit 1
+# Run from make check: the make below is not one of its jobs.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 fails=0
 t() {	# t NAME COND...
 	local name=$1
