@@ -87,4 +87,80 @@ t "systemd-analyze verify: every unit accepted, no warning (rc=$rc)" \
 printf 'Bogus=1\n' >>"$T/detach.service"
 systemd-analyze verify --man=no "$T/detach.service" >"$T/verify2" 2>&1
 t "systemd-analyze verify speaks up on an unknown key" test -s "$T/verify2"
+
+# The system calls detach makes, against detach.service's filter.
+if ! command -v strace >/dev/null; then
+	echo "FAIL units: strace is not installed"
+	exit 1
+fi
+# calls SET... - every system call the sets name, groups expanded
+calls() {
+	local x
+	for x in $(systemd-analyze syscall-filter "$@" |
+	    sed -n 's/^    \([-@a-z_0-9]*\)$/\1/p'); do
+		case $x in
+		@*) calls "$x" ;;
+		*) echo "$x" ;;
+		esac
+	done
+}
+allow=$(sed -n 's/^SystemCallFilter=\([^~].*\)/\1/p' "$U/detach.service")
+deny=$(sed -n 's/^SystemCallFilter=~\(.*\)/\1/p' "$U/detach.service")
+calls $allow | sort -u >"$T/allow"
+if [ -n "$deny" ]; then
+	calls $deny | sort -u | comm -23 "$T/allow" - >"$T/allow2"
+	mv "$T/allow2" "$T/allow"
+fi
+port=$(python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$T/store" "$T/spool"
+printf '%s\n' "store = dir:$T/store" "spool_dir = $T/spool" "min_size = 1k" \
+    "secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" \
+    "listen = 127.0.0.1:$port" "forward = 127.0.0.1:1" >"$T/sc.conf"
+strace -f -qq -o "$T/st.proxy" ./detach -c "$T/sc.conf" 2>"$T/sc.log" &
+SPID=$!
+greet() {	# the proxy's greeting: 421, nothing listens downstream
+	python3 -c 'import socket, sys
+try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    print(s.makefile("rb").readline().decode().strip()[:3])
+except OSError:
+    print("none")' "$port"
+}
+i=0
+while [ "$(greet)" = none ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+g=$(greet)
+DPID=$(pgrep -P "$SPID" -x detach)
+[ -n "$DPID" ] && kill -HUP "$DPID"
+i=0
+while ! grep -q 'reload: ' "$T/sc.log" && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+[ -n "$DPID" ] && kill -TERM "$DPID"
+wait "$SPID"
+{
+	printf 'From: <a@example.org>\r\nTo: <b@example.org>\r\nSubject: x\r\n'
+	printf 'MIME-Version: 1.0\r\n'
+	printf 'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+	printf -- '--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n'
+	printf 'Content-Type: application/octet-stream\r\n'
+	printf 'Content-Disposition: attachment; filename="a.bin"\r\n'
+	printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+	head -c 50000 /dev/urandom | base64 | sed 's/$/\r/'
+	printf -- '--b--\r\n'
+} >"$T/msg"
+strace -f -qq -o "$T/st.pipe" ./detach -p -c "$T/sc.conf" <"$T/msg" >"$T/out"
+prc=$?
+stored=$(find "$T/store" -type f -name a.bin | wc -l)
+t "syscalls: the proxy greeted (${g:-nothing}), reloaded and stopped" \
+    eval "[ '$g' = 421 ] && grep -q 'reload: new settings' $T/sc.log &&
+    grep -q stopped $T/sc.log"
+t "syscalls: pipe mode detached into the dir store (rc=$prc, $stored)" \
+    [ "$prc" -eq 0 -a "$stored" -eq 1 ]
+sed -n 's/^[0-9]* *\([a-z_0-9]*\)(.*/\1/p' "$T/st.proxy" "$T/st.pipe" |
+    sort -u >"$T/used"
+out=$(comm -23 "$T/used" "$T/allow" | tr '\n' ' ')
+echo "# $(wc -l <"$T/used") system calls made, $(wc -l <"$T/allow") allowed"
+t "syscalls: all in detach.service's SystemCallFilter=${out:+ (not: $out)}" \
+    [ -s "$T/used" -a -s "$T/allow" -a -z "$out" ]
 exit 0
