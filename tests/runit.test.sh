@@ -204,11 +204,11 @@ t "service copy: nothing else in the directory" \
 touch "$SV/down"
 runsv "$SV" >"$T/runsv.out" 2>&1 &
 RSPID=$!
-until_ok 100 test -p "$SV/supervise/control"
-until_ok 100 test -s "$SV/log/supervise/pid"
+until_ok 300 test -p "$SV/supervise/control"
+until_ok 300 test -s "$SV/log/supervise/pid"
 t "runsv: the down service is not started" eval "sv status $SV | grep -q '^down: '"
 sv up "$SV" >/dev/null
-t "sv up: detach runs" until_ok 100 running
+t "sv up: detach runs" until_ok 300 running
 PID1=$(svpid)
 t "sv up: detach listens" pf_wait_port "$PF_FILTER"
 t "sv up: sv status says run" eval "sv status $SV | grep -q '^run: .*(pid $PID1)'"
@@ -222,7 +222,7 @@ t "sv up: the 150 KB attachment is detached (min_size 100k)" detached u1 "$T/m15
 # sv hup: a min_size of 200k leaves a 150 KB attachment in place.
 conf 200k
 sv hup "$SV" >/dev/null
-t "sv hup: the reload is logged" until_ok 100 logged "reload: new settings"
+t "sv hup: the reload is logged" until_ok 300 logged "reload: new settings"
 t "sv hup: same process" [ "$(svpid)" = "$PID1" ]
 mkmsg "$T/n150" 150000
 send "$PF_FRONT" u2@example.test "$T/n150" >"$T/out2"
@@ -241,21 +241,21 @@ t "sv term: a client is in the middle of DATA" \
     eval "until_ok 300 test -e $T/paused && grep -q '^DATA 354' $T/out4"
 sv term "$SV" >/dev/null
 t "sv term: detach is stopping with the session in flight" \
-    until_ok 100 logged "stopping: 1 sessions in flight"
+    until_ok 300 logged "stopping: 1 sessions in flight"
 t "sv term: ... and still runs" [ "$(svpid)" = "$PID1" ]
 touch "$T/go"
 wait "$CPID"
 t "sv term: the client gets 250 at the dot" grep -q '^DOT 250' "$T/out4"
 t "sv term: the message is delivered, attachment detached" \
     eval "pf_wait_count u4 1 && detached u4 $T/m400.bin"
-t "sv term: detach stopped" until_ok 100 logged "stopped"
-t "sv term: runsv starts a new detach" until_ok 100 newpid "$PID1"
+t "sv term: detach stopped" until_ok 300 logged "stopped"
+t "sv term: runsv starts a new detach" until_ok 300 newpid "$PID1"
 PID2=$(svpid)
 
 # kill -9: runsv starts a new detach, and mail flows again.
 pf_wait_port "$PF_FILTER"
 kill -9 "$PID2"
-t "kill -9: runsv starts a new detach" until_ok 100 newpid "$PID2"
+t "kill -9: runsv starts a new detach" until_ok 300 newpid "$PID2"
 t "kill -9: the new detach listens" pf_wait_port "$PF_FILTER"
 mkmsg "$T/m250" 250000
 send "$PF_FRONT" u5@example.test "$T/m250" >"$T/out5"
