@@ -9,6 +9,16 @@ LIBS	= -Wl,-Bstatic -lbearssl -Wl,-Bdynamic
 SAN	= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS = 60
 
+# make install PREFIX=/usr DESTDIR=/tmp/pkg
+PREFIX	= /usr/local
+DESTDIR	=
+SBINDIR	= $(PREFIX)/sbin
+MANDIR	= $(PREFIX)/share/man
+DOCDIR	= $(PREFIX)/share/doc/detach
+MANS	= detach.8 detach.conf.5
+UNITS_SD = init/systemd/detach.service init/systemd/detach-sweep.service \
+	init/systemd/detach-sweep.timer
+
 SRCS	= detach.c proxy.c store.c mime.c b64.c smtp.c http.c
 OBJS	= $(SRCS:.c=.o)
 UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_b64
@@ -50,6 +60,33 @@ fuzz: tests/fuzz/fuzz_$(FUZZ)
 	tests/fuzz/fuzz_$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    tests/fuzz/work_$(FUZZ) tests/fuzz/seed_$(FUZZ)
 
+# install puts files in place and nothing more: it enables and starts
+# nothing, and never writes /etc/detach.conf (the example goes to the
+# doc directory). uninstall removes exactly what install put.
+install: detach
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)/systemd \
+	    $(DESTDIR)$(DOCDIR)/runit/detach/log
+	install -m 0755 detach $(DESTDIR)$(SBINDIR)/detach
+	install -m 0644 detach.8 $(DESTDIR)$(MANDIR)/man8/detach.8
+	install -m 0644 detach.conf.5 $(DESTDIR)$(MANDIR)/man5/detach.conf.5
+	install -m 0644 detach.conf.example $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(UNITS_SD) $(DESTDIR)$(DOCDIR)/systemd/
+	install -m 0755 init/runit/detach/run $(DESTDIR)$(DOCDIR)/runit/detach/run
+	install -m 0755 init/runit/detach/log/run \
+	    $(DESTDIR)$(DOCDIR)/runit/detach/log/run
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/detach $(DESTDIR)$(MANDIR)/man8/detach.8 \
+	    $(DESTDIR)$(MANDIR)/man5/detach.conf.5 \
+	    $(DESTDIR)$(DOCDIR)/detach.conf.example \
+	    $(UNITS_SD:init/systemd/%=$(DESTDIR)$(DOCDIR)/systemd/%) \
+	    $(DESTDIR)$(DOCDIR)/runit/detach/run \
+	    $(DESTDIR)$(DOCDIR)/runit/detach/log/run
+	rmdir $(DESTDIR)$(DOCDIR)/runit/detach/log \
+	    $(DESTDIR)$(DOCDIR)/runit/detach $(DESTDIR)$(DOCDIR)/runit \
+	    $(DESTDIR)$(DOCDIR)/systemd $(DESTDIR)$(DOCDIR) 2>/dev/null || :
+
 demo: detach
 	tests/demo.sh
 
@@ -58,4 +95,4 @@ clean:
 	    tests/fuzz/fuzz_mime tests/fuzz/fuzz_smtp tests/fuzz/fuzz_http \
 	    tests/fuzz/fuzz_cfg tests/fuzz/fuzz_sess tests/fuzz/fuzz_b64
 
-.PHONY: all check units fuzz demo clean
+.PHONY: all check units fuzz demo clean install uninstall

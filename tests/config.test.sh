@@ -2,7 +2,7 @@
 # config.test.sh - the documentation of the configuration matches detach
 #
 # Every key detach knows (detach -n) is in detach.conf.example with its
-# default value, and in the README's reference; -t names FILE:LINE.
+# default value, and in detach.conf(5); -t names FILE:LINE.
 cd "$(dirname "$0")/.." || exit 1
 ok() { echo "ok $*"; }
 fail() { echo "FAIL $*"; }
@@ -21,7 +21,7 @@ fi
 missing=
 while read -r key _; do
 	grep -q "^#\{0,1\}$key =" detach.conf.example || missing="$missing $key(example)"
-	grep -q "\`$key\`" README.md || missing="$missing $key(README)"
+	grep -q "^\.It Cm $key " detach.conf.5 || missing="$missing $key(detach.conf.5)"
 done <"$tmp/defaults"
 [ -z "$missing" ] && ok "every key documented" || fail "undocumented keys:$missing"
 
