@@ -47,7 +47,20 @@ tests/san/t_%: tests/t_%.c $(LIBSRCS) detach.h tests/t.h
 
 units: $(UNITS:%=tests/bin/%) $(UNITS:%=tests/san/%)
 
-check: detach units
+# Every harness also links with tests/fuzz/replay.c instead of
+# libFuzzer, plain and sanitized, so make check runs the kept corpora.
+FUZZERS	= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+tests/bin/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBSRCS) detach.h
+	@mkdir -p tests/bin
+	$(CC) $(CFLAGS) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< tests/fuzz/replay.c $(LIBSRCS) $(LIBS)
+
+tests/san/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBSRCS) detach.h
+	@mkdir -p tests/san
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< tests/fuzz/replay.c $(LIBSRCS) $(LIBS)
+
+replays: $(FUZZERS:%=tests/bin/replay_%) $(FUZZERS:%=tests/san/replay_%)
+
+check: detach units replays
 	tests/run.sh $(UNITS:%=tests/bin/%) $(UNITS:%=tests/san/%) -- $(SHELL_TESTS)
 
 # libFuzzer harnesses (clang): make fuzz FUZZ=mime FUZZ_SECONDS=600
@@ -56,9 +69,18 @@ tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS) detach.h
 	clang -O1 -g -fsanitize=fuzzer,address,undefined $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< $(LIBSRCS) $(LIBS)
 
 fuzz: tests/fuzz/fuzz_$(FUZZ)
-	mkdir -p tests/fuzz/work_$(FUZZ)
+	mkdir -p tests/fuzz/work_$(FUZZ) tests/fuzz/corpus/$(FUZZ)
 	tests/fuzz/fuzz_$(FUZZ) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    tests/fuzz/work_$(FUZZ) tests/fuzz/seed_$(FUZZ)
+	    tests/fuzz/work_$(FUZZ) tests/fuzz/corpus/$(FUZZ) \
+	    tests/fuzz/seed_$(FUZZ)
+
+# Keep what a run learned: merge its work directory into the committed,
+# minimised corpus (inputs that add coverage only).
+fuzz-keep: tests/fuzz/fuzz_$(FUZZ)
+	mkdir -p tests/fuzz/corpus/$(FUZZ) tests/fuzz/work_$(FUZZ)
+	tests/fuzz/fuzz_$(FUZZ) -merge=1 -max_len=65536 \
+	    tests/fuzz/corpus/$(FUZZ) tests/fuzz/work_$(FUZZ) \
+	    tests/fuzz/seed_$(FUZZ)
 
 # install puts files in place and nothing more: it enables and starts
 # nothing, and never writes /etc/detach.conf (the example goes to the
@@ -92,7 +114,6 @@ demo: detach
 
 clean:
 	rm -rf detach *.o tests/bin tests/san tests/run.log demo-store \
-	    tests/fuzz/fuzz_mime tests/fuzz/fuzz_smtp tests/fuzz/fuzz_http \
-	    tests/fuzz/fuzz_cfg tests/fuzz/fuzz_sess tests/fuzz/fuzz_b64
+	    $(FUZZERS:%=tests/fuzz/fuzz_%)
 
-.PHONY: all check units fuzz demo clean install uninstall
+.PHONY: all check units replays fuzz fuzz-keep demo clean install uninstall
