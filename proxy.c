@@ -33,7 +33,9 @@
  *	another user, it stays that user and says so. SIGHUP therefore
  *	rereads the file as the user: a reload that would need root (a
  *	changed `user`, a new address on a port below PROXY_PRIV_PORT)
- *	keeps the old settings and the log says why.
+ *	keeps the old settings and the log says why; a spool_dir or dir
+ *	store the user cannot write is only warned about, as
+ *	on_store_failure then decides each message.
  * LIMITS
  *	max_sessions; PROXY_LINGER_MAX clients lingering, each at most
  *	PROXY_LINGER_MS; session memory is allocated once at accept and
@@ -731,6 +733,9 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 	}
 	proxy_relisten_commit(&cur->cfg, &pc->cfg, lfd, nl, fd);
 	log_info("reload: new settings in effect for new sessions");
+	/* Not a reason to refuse: on_store_failure says what happens. */
+	if (priv_dirs(&pc->cfg, 0, why, sizeof(why)) < 0)
+		log_warn("reload: %s", why);
 	proxy_cfg_unref(cur);
 	return (pc);
 }

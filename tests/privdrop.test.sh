@@ -166,6 +166,11 @@ kill -HUP "$DPID"
 t "SIGHUP as nobody: a readable file is taken" wait_log "$T/d.log" "reload: new settings in effect"
 send u1@example.test
 t "SIGHUP as nobody: min_size = 1m in effect (kept)" kept u1
+mkdir -p "$T/rootdir"
+SPOOL=$T/rootdir conf "$T/d.conf" "min_size = 1m" "user = nobody"
+kill -HUP "$DPID"
+t "SIGHUP: a spool_dir nobody cannot write is warned about" \
+    wait_log "$T/d.log" "warning: reload: spool_dir $T/rootdir: not writable by user nobody"
 stop
 t "root start: SIGTERM exits 0" [ $? -eq 0 ]
 
