@@ -7,7 +7,7 @@
  *	mime.c		MIME scanner, decoders, link part (no I/O)
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
- *	priv.c		the `user` key: resolving it, dropping root, checks
+ *	priv.c		the `user` key: resolving it, giving up root
  */
 #ifndef DETACH_H
 #define DETACH_H
@@ -203,8 +203,8 @@ struct cfg {
 	/* links and objects */
 	uint64_t expire_s;			/* 0: never */
 	/* privileges */
-	char	user[CFG_USER_MAX + 1];		/* the proxy drops root to it */
-	int	user_line;			/* where it was set; 0: default */
+	char	user[CFG_USER_MAX + 1];		/* the proxy's, once root */
+	int	user_line;			/* set on; 0: the default */
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */
