@@ -19,7 +19,7 @@ MANS	= detach.8 detach.conf.5
 UNITS_SD = init/systemd/detach.service init/systemd/detach-sweep.service \
 	init/systemd/detach-sweep.timer
 
-SRCS	= detach.c proxy.c store.c mime.c b64.c smtp.c http.c
+SRCS	= detach.c proxy.c store.c mime.c b64.c smtp.c http.c priv.c
 OBJS	= $(SRCS:.c=.o)
 UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_b64
 SHELL_TESTS = $(sort $(wildcard tests/*.test.sh))
@@ -109,6 +109,10 @@ uninstall:
 	    $(DESTDIR)$(DOCDIR)/runit/detach $(DESTDIR)$(DOCDIR)/runit \
 	    $(DESTDIR)$(DOCDIR)/systemd $(DESTDIR)$(DOCDIR) 2>/dev/null || :
 
+# The library sources, for drivers built outside make (bench/upload.sh).
+print-srcs:
+	@echo $(SRCS)
+
 demo: detach
 	tests/demo.sh
 
@@ -116,4 +120,4 @@ clean:
 	rm -rf detach *.o tests/bin tests/san tests/run.log demo-store \
 	    $(FUZZERS:%=tests/fuzz/fuzz_%)
 
-.PHONY: all check units replays fuzz fuzz-keep demo clean install uninstall
+.PHONY: all check units replays print-srcs fuzz fuzz-keep demo clean install uninstall

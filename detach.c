@@ -10,6 +10,10 @@
  * DESCRIPTION
  *	This file holds main(), the configuration (Postfix-style "key =
  *	value" lines), the logs, the clock, and pipe mode's small loop.
+ *	Pipe mode runs as whoever calls it: `user` is not looked at.
+ *	detach -t, as root, also resolves `user` and checks that it may
+ *	write to spool_dir and a dir store (priv.c); as another user, that
+ *	it may itself.
  *	The proxy and its poll() loop are in proxy.c; message jobs in
  *	store.c; MIME in mime.c; SMTP in smtp.c; HTTP in http.c.
  *
@@ -173,6 +177,7 @@ enum cfg_type {
 	CFG_T_LISTEN,		/* one or more ADDR */
 	CFG_T_AUTH,		/* none | basic:U:P | header:N:V */
 	CFG_T_CREDS,		/* a file holding the two S3 keys */
+	CFG_T_USER,		/* a login name */
 };
 
 struct cfg_key {
@@ -213,6 +218,7 @@ static const struct cfg_key cfg_keys[] = {
 	"/etc/ssl/certs/ca-certificates.crt", 0},
 	{"upload_timeout", CFG_T_TIME, CFG_N(upload_timeout_ms), "60s", 0},
 	{"expire", CFG_T_AGE, CFG_N(expire_s), "0", 0},
+	{"user", CFG_T_USER, CFG_S(user), "detach", 0},
 	{0, 0, 0, 0, 0, 0},
 };
 
@@ -460,6 +466,18 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 			return (*why = "expected none, basic:USER:PASS or "
 			    "header:NAME:VALUE", -1);
 		break;
+	case CFG_T_USER:
+		/* useradd's portable names: letters, digits, '.', '_', '-',
+		 * not starting with '-'; never a number, which getpwnam()
+		 * would not take for a uid anyway. Resolved by priv.c, and
+		 * only when started as root: pipe mode never looks. */
+		if (len == 0 || len > CFG_USER_MAX || v[0] == '-'
+		    || strspn(v, "0123456789") == len
+		    || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+			return (*why = "expected a user name (letters, digits, "
+			    "'.', '_', '-'; at most 32)", -1);
+		break;
 	case CFG_T_STR:
 		break;
 	default:
@@ -553,6 +571,8 @@ cfg_logical(struct cfg_parse *p)
 	}
 	if (cfg_set(p->cfg, k, v, &why) < 0)
 		cfg_error(p, p->start_line, "%s: %s", k->name, why);
+	else if (k->type == CFG_T_USER)
+		p->cfg->user_line = p->start_line;	/* for priv_user() */
 }
 
 /* cfg_physical - one physical line: comment, continuation or new */
@@ -1000,6 +1020,7 @@ int
 main(int argc, char **argv)
 {
 	static struct cfg cfg;
+	struct priv_user pu;
 	const char *file = 0;
 	char	why[CFG_LINE_MAX + 256];
 	int	c, mode = 0;
@@ -1045,6 +1066,13 @@ main(int argc, char **argv)
 	}
 	switch (mode) {
 	case 't':
+		/* As the proxy would run: as root, as `user`. */
+		if ((geteuid() == 0 && priv_user(&cfg, file, &pu, why,
+		    sizeof(why)) < 0) || priv_dirs(&cfg, geteuid() == 0 ?
+		    &pu : 0, why, sizeof(why)) < 0) {
+			fprintf(stderr, "%s\n", why);
+			return (DETACH_EX_CONFIG);
+		}
 		return (DETACH_EX_OK);
 	case 'n':
 		cfg_print(&cfg, 1);

@@ -8,6 +8,7 @@
  *	b64.c		base64 block decoders (SIMD) under mime.c's decoder
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
+ *	priv.c		the `user` key: resolving it, giving up root
  */
 #ifndef DETACH_H
 #define DETACH_H
@@ -76,6 +77,9 @@
 
 /* Listening addresses. */
 #define CFG_LISTEN_MAX		8
+
+/* A `user` name: useradd's limit of 32 characters. */
+#define CFG_USER_MAX		32
 
 /* Size of the spool copy buffer; I/O granularity, not a message bound. */
 #define SPOOL_IO_MAX		65536
@@ -210,6 +214,9 @@ struct cfg {
 	int	upload_timeout_ms;
 	/* links and objects */
 	uint64_t expire_s;			/* 0: never */
+	/* privileges */
+	char	user[CFG_USER_MAX + 1];		/* the proxy's, once root */
+	int	user_line;			/* set on; 0: the default */
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */
@@ -245,6 +252,23 @@ extern void log_panic(const char *, ...);
 
 /* Monotonic clock in milliseconds, for deadlines. */
 extern int64_t clock_ms(void);
+
+/* ------------------------------------------------------------------ */
+/* priv.c: running as an unprivileged user                             */
+/* ------------------------------------------------------------------ */
+
+/* The account `user` names, resolved while still root. */
+struct priv_user {
+	char	name[CFG_USER_MAX + 1];
+	uid_t	uid;
+	gid_t	gid;
+};
+
+extern int priv_user(const struct cfg *, const char *, struct priv_user *,
+		    char *, size_t);
+extern int priv_drop(const struct priv_user *, char *, size_t);
+extern int priv_dirs(const struct cfg *, const struct priv_user *, char *,
+		    size_t);
 
 /* ------------------------------------------------------------------ */
 /* store.c: one message in flight                                      */

@@ -25,6 +25,17 @@
  *	those removed closed, those kept keep their sockets; a bad file,
  *	or an address that cannot be bound, keeps the old settings and
  *	the log says why. Signals reach the loop through a self-pipe.
+ *
+ *	Started as root, proxy_run() resolves `user` first, then opens
+ *	the listeners and loads the store, and proxy_privdrop() gives up
+ *	root for good before the loop reads any mail; it then checks, as
+ *	the user, that spool_dir and a dir store are writable. Started as
+ *	another user, it stays that user and says so. SIGHUP therefore
+ *	rereads the file as the user: a reload that would need root (a
+ *	changed `user`, a new address on a port below PROXY_PRIV_PORT)
+ *	keeps the old settings and the log says why; a spool_dir or dir
+ *	store the user cannot write is only warned about, as
+ *	on_store_failure then decides each message.
  * LIMITS
  *	max_sessions; PROXY_LINGER_MAX clients lingering, each at most
  *	PROXY_LINGER_MS; session memory is allocated once at accept and
@@ -33,7 +44,9 @@
  * DIAGNOSTICS
  *	connect and disconnect lines per session, the transaction lines
  *	of smtp.c; warnings for failed accepts and connects. Listening
- *	failures at start are fatal.
+ *	failures at start are fatal; so are a bad `user` (78), a failed
+ *	drop (71), and a spool or dir store the user cannot write (78).
+ *	One line says which user the proxy runs as.
  * BUGS
  *	On SIGHUP a new `listen` address is bound with detach's privileges
  *	at that time; one that cannot be bound keeps the old settings. So
@@ -50,6 +63,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +129,13 @@ static int64_t proxy_accept_pause;	/* no accepts before this time */
 /* Out of descriptors, a listener stays readable: rest instead of
  * spinning on accept(). */
 #define PROXY_EMFILE_PAUSE_MS	1000
+
+/* Binding a port below this needs root (Linux's default
+ * net.ipv4.ip_unprivileged_port_start; the unit keeps no capability):
+ * once root is given up, a reload cannot add such a listener. */
+#define PROXY_PRIV_PORT		1024
+
+static int proxy_dropped;		/* root given up at start */
 
 /* After SIGTERM's deadline, sessions still busy get our timeout reply
  * (451 after a dot, 421 otherwise) and this long to have it sent. */
@@ -625,6 +646,49 @@ proxy_relisten_commit(const struct cfg *old, const struct cfg *next,
 	*nl = next->nlisten;
 }
 
+/* proxy_low_port - does a listen spec name a port below PROXY_PRIV_PORT? */
+
+static int
+proxy_low_port(const char *spec)
+{
+	const char *colon;
+	long	port;
+
+	if (strncmp(spec, "unix:", 5) == 0
+	    || (colon = strrchr(spec, ':')) == 0)
+		return (0);
+	port = strtol(colon + 1, 0, 10);
+	return (port > 0 && port < PROXY_PRIV_PORT);
+}
+
+/*
+ * proxy_needs_root - what in next only a restart as root can do: a
+ * changed user, a new listener on a low port; 0, or -1 with why
+ */
+static int
+proxy_needs_root(const struct cfg *old, const struct cfg *next, char *why,
+    size_t len)
+{
+	int	i;
+
+	if (geteuid() == 0)
+		return (0);
+	if (proxy_dropped && strcmp(old->user, next->user) != 0) {
+		snprintf(why, len, "user %s: running as %s, a new user needs "
+		    "a restart as root", next->user, old->user);
+		return (-1);
+	}
+	for (i = 0; i < next->nlisten; i++)
+		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0
+		    && proxy_low_port(next->listen[i])) {
+			snprintf(why, len, "listen %s: a port below %d needs "
+			    "root: restart detach to add it", next->listen[i],
+			    PROXY_PRIV_PORT);
+			return (-1);
+		}
+	return (0);
+}
+
 /*
  * proxy_reload - SIGHUP: new settings for new sessions
  *
@@ -642,6 +706,11 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 
 	if (cfg_load(&next, path, 1, why, sizeof(why)) < 0) {
 		log_warn("reload: keeping the old settings: %s", why);
+		return (cur);
+	}
+	if (proxy_needs_root(&cur->cfg, &next, why, sizeof(why)) < 0) {
+		log_warn("reload: keeping the old settings: %s", why);
+		explicit_bzero(&next, sizeof(next));
 		return (cur);
 	}
 	if ((pc = proxy_cfg_new(&next, why, sizeof(why))) == 0) {
@@ -664,6 +733,9 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 	}
 	proxy_relisten_commit(&cur->cfg, &pc->cfg, lfd, nl, fd);
 	log_info("reload: new settings in effect for new sessions");
+	/* Not a reason to refuse: on_store_failure says what happens. */
+	if (priv_dirs(&pc->cfg, 0, why, sizeof(why)) < 0)
+		log_warn("reload: %s", why);
 	proxy_cfg_unref(cur);
 	return (pc);
 }
@@ -681,6 +753,37 @@ proxy_fdlimit(void)
 	}
 }
 
+/*
+ * proxy_privdrop - every socket is open and the store loaded: give up
+ * root (for pu; 0 when not started as root) before the first byte of
+ * mail, then check as the user the directories we write to
+ */
+static void
+proxy_privdrop(const char *path, const struct cfg *cfg,
+    const struct priv_user *pu)
+{
+	char	why[CFG_LINE_MAX + 256];
+	struct passwd *pw;
+
+	if (pu) {
+		if (priv_drop(pu, why, sizeof(why)) < 0)
+			log_fatal(DETACH_EX_OSERR, "giving up root: %s", why);
+		proxy_dropped = 1;
+		log_info("running as user %s (uid %ld, gid %ld)", pu->name,
+		    (long)pu->uid, (long)pu->gid);
+	} else {
+		pw = getpwuid(geteuid());
+		log_info("not started as root: did not change user, running "
+		    "as %.32s (uid %ld); user = %s is not used",
+		    pw ? pw->pw_name : "?", (long)geteuid(), cfg->user);
+	}
+	if (priv_dirs(cfg, 0, why, sizeof(why)) < 0)
+		log_fatal(DETACH_EX_CONFIG, "%s", why);
+	if (access(path, R_OK) < 0)
+		log_warn("%s: %s: SIGHUP cannot reread it", path,
+		    strerror(errno));
+}
+
 /* proxy_run - run the proxy in the foreground until SIGTERM */
 
 int
@@ -696,7 +799,11 @@ proxy_run(const char *path, struct cfg *cfg)
 	int64_t now, dl, stop_deadline = 0;
 	int	stop_forced = 0;
 	unsigned char sig[16];
+	struct priv_user pu;
+	int	root = geteuid() == 0;
 
+	if (root && priv_user(cfg, path, &pu, why, sizeof(why)) < 0)
+		log_fatal(DETACH_EX_CONFIG, "%s", why);
 	proxy_fdlimit();
 	if ((pc = proxy_cfg_new(cfg, why, sizeof(why))) == 0)
 		log_fatal(DETACH_EX_CONFIG, "forward: %s", why);
@@ -720,6 +827,8 @@ proxy_run(const char *path, struct cfg *cfg)
 	for (i = 0; i < nl; i++)
 		log_info("listening on %s, forwarding to %s", cfg->listen[i],
 		    cfg->forward);
+	/* Every socket is open by now: no mail is read as root. */
+	proxy_privdrop(path, cfg, root ? &pu : 0);
 
 	for (;;) {
 		now = clock_ms();

@@ -46,6 +46,7 @@ EOF
 pf_start || exit 1
 
 mkdir -p "$T/store" "$T/dspool"
+chown nobody: "$T/store" "$T/dspool"
 cat >"$T/detach.conf" <<EOF
 store = dir:$T/store
 link_base = https://files.example.test/a/
@@ -54,6 +55,7 @@ spool_dir = $T/dspool
 listen = 127.0.0.1:$PF_FILTER
 forward = 127.0.0.1:$PF_AFTER
 max_sessions = 1100
+user = nobody
 EOF
 ulimit -n 8192
 "$DETACH" -c "$T/detach.conf" 2>"$T/detach.log" &

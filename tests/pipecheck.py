@@ -36,6 +36,7 @@ import email.utils
 import hashlib
 import hmac
 import os
+import pwd
 import random
 import re
 import shutil
@@ -1240,6 +1241,16 @@ def options(detach, root):
         return p.returncode, p.stdout, p.stderr
 
     s = Setup(root)
+    if os.geteuid() == 0:
+        # As root, -t checks as the proxy would run: as its user, who
+        # must be able to reach and write the spool and the store.
+        nobody = pwd.getpwnam("nobody")
+        with open(s.conf, "a") as f:
+            f.write("user = nobody\n")
+        for d in (root, s.dir):
+            os.chmod(d, 0o755)
+        for d in (s.store, s.spool):
+            os.chown(d, nobody.pw_uid, nobody.pw_gid)
     rc, out, err = run(["-t", "-c", s.conf])
     report("pipe opt/check-good-config",
            [] if rc == 0 else ["exit %d: %r" % (rc, err[:200])])

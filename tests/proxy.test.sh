@@ -144,6 +144,7 @@ forward = ${FWD:-127.0.0.1:$PF_AFTER}
 max_sessions = ${MAXS:-100}
 timeout = ${4:-30s}
 hostname = detach.example.test
+user = nobody
 EOF
 }
 
@@ -166,6 +167,7 @@ if ! pf_start; then
 	exit 1
 fi
 mkdir -p "$T/store" "$T/dspool"
+chown nobody: "$T/store" "$T/dspool"
 conf "$T/detach.conf" "dir:$T/store" keep
 "$DETACH" -c "$T/detach.conf" >"$T/detach.log" 2>&1 &
 DPID=$!
@@ -500,10 +502,10 @@ EOF
 t "SIGHUP listen: the address added greets" [ "$(greets 127.0.0.1 "$NEWP")" = "220 detac" ]
 t "SIGHUP listen: the address dropped is closed" [ "$(greets 127.0.0.1 "$PF_FILTER")" = refused ]
 t "SIGHUP listen: the address kept still greets" [ "$(greets ::1 "$PF_FILTER")" = "220 detac" ]
-sed -i -e "s/^listen = .*/listen = 127.0.0.1:$NEWP, 192.0.2.1:25/" "$T/detach.conf"
+sed -i -e "s/^listen = .*/listen = 127.0.0.1:$NEWP, 192.0.2.1:2525/" "$T/detach.conf"
 kill -HUP "$DPID"
 t "SIGHUP listen: an address that cannot be bound is logged" \
-    wait_log "keeping the old settings: listen 192.0.2.1:25"
+    wait_log "keeping the old settings: listen 192.0.2.1:2525"
 t "SIGHUP listen: ... and the old addresses still greet" \
     [ "$(greets 127.0.0.1 "$NEWP")" = "220 detac" -a "$(greets ::1 "$PF_FILTER")" = "220 detac" ]
 

@@ -53,6 +53,7 @@ START=$(date +%s)
 HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
 S3P=$(free_port)
 mkdir -p "$T/ng/pki" "$T/s3" "$T/dspool"
+chown nobody: "$T/dspool"
 pki_make "$T/ng/pki" || { echo "FAIL proxy_store: openssl could not make the test CA"; exit 1; }
 if ! nginx_start "$T/ng" "$HP" "$SP" "$OP" "$WP"; then
 	echo "FAIL proxy_store: nginx did not start"
@@ -123,6 +124,7 @@ detach_run() {
 		# each step here takes milliseconds
 		echo "timeout = 20s"
 		echo "hostname = detach.example.test"
+		echo "user = nobody"
 		for l in "$@"; do echo "$l"; done
 	} >"$T/$n.conf"
 	"$DETACH" -c "$T/$n.conf" >"$T/$n.log" 2>&1 &

@@ -6,9 +6,12 @@
  * is also fed in every split and must give the same settings and the
  * same error.
  */
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "detach.h"
 #include "t.h"
@@ -117,6 +120,12 @@ static const struct {
 	{"missing credentials file",
 	    "s3_credentials_file = /nonexistent/creds\n",
 	"test.conf:1: s3_credentials_file:"},
+	{"empty user", "\nuser =\n", "test.conf:2: user:"},
+	{"user with a space", "user = mail man\n", "test.conf:1: user:"},
+	{"user starting with -", "user = -x\n", "test.conf:1: user:"},
+	{"numeric user", "user = 0\n", "test.conf:1: user:"},
+	{"user with a colon", "user = a:b\n", "test.conf:1: user:"},
+	{"user with a slash", "user = ../x\n", "test.conf:1: user:"},
 };
 
 static void
@@ -178,9 +187,124 @@ t_good(void)
 	    && run->cfg.nlisten == 1 && !run->cfg.secret_set,
 	    "defaults as documented");
 
+	t_ok(strcmp(run->cfg.user, "detach") == 0 && run->cfg.user_line == 0,
+	    "user defaults to detach, set on no line");
+
+	t_parse("user", "min_size = 1k\n\nuser =\n  nobody\n");
+	t_ok(run->errors == 0 && strcmp(run->cfg.user, "nobody") == 0
+	    && run->cfg.user_line == 3, "user read, its line remembered (%d)",
+	    run->cfg.user_line);
+	t_parse("user twice", "user = a\nuser = _b.c-d\n");
+	t_ok(run->errors == 0 && strcmp(run->cfg.user, "_b.c-d") == 0
+	    && run->cfg.user_line == 2, "the last user wins, with its line");
+
 	t_parse("CRLF file", "min_size = 1k\r\n");
 	t_ok(run->errors == 0 && run->cfg.min_size == 1024,
 	    "CRLF line ends are white space");
+}
+
+/* CFG_USER_MAX at N-1, N, N+1 characters. */
+static void
+t_user_limit(void)
+{
+	char	text[CFG_USER_MAX + 32];
+	int	d, k;
+
+	for (d = -1; d <= 1; d++) {
+		k = snprintf(text, sizeof(text), "user = ");
+		memset(text + k, 'u', CFG_USER_MAX + d);
+		snprintf(text + k + CFG_USER_MAX + d, sizeof(text) - k -
+		    CFG_USER_MAX - d, "\n");
+		t_parse("user limit", text);
+		if (d <= 0)
+			t_ok(run->errors == 0 && strlen(run->cfg.user) ==
+			    (size_t)(CFG_USER_MAX + d), "user of %d read",
+			    CFG_USER_MAX + d);
+		else
+			t_ok(run->errors == 1 && strncmp(run->p.err,
+			    "test.conf:1: user:", 18) == 0,
+			    "user of %d refused: %s", CFG_USER_MAX + d,
+			    run->p.err);
+	}
+}
+
+/*
+ * priv_user(): root (uid 0 by definition) and unknown names are errors
+ * naming FILE:LINE, or FILE for the default; nobody is Debian's fixed
+ * 65534:65534 (base-passwd).
+ */
+static void
+t_priv_user(void)
+{
+	struct priv_user pu;
+	char	why[CFG_LINE_MAX + 256];
+
+	t_parse("user root", "min_size = 1k\nuser = root\n");
+	t_ok(priv_user(&run->cfg, "test.conf", &pu, why, sizeof(why)) < 0
+	    && strncmp(why, "test.conf:2: user: \"root\" is uid 0", 34) == 0,
+	    "user root refused: %s", why);
+	t_parse("user unknown", "user = no-such-user-here\n");
+	t_ok(priv_user(&run->cfg, "test.conf", &pu, why, sizeof(why)) < 0
+	    && strncmp(why, "test.conf:1: user: no such user "
+	    "\"no-such-user-here\"", 50) == 0, "unknown user refused: %s",
+	    why);
+	t_parse("default user unknown", "");
+	snprintf(run->cfg.user, sizeof(run->cfg.user), "no-such-user-here");
+	t_ok(priv_user(&run->cfg, "test.conf", &pu, why, sizeof(why)) < 0
+	    && strncmp(why, "test.conf: user: no such user", 29) == 0,
+	    "an unknown default names the file: %s", why);
+	t_parse("user nobody", "user = nobody\n");
+	t_ok(priv_user(&run->cfg, "test.conf", &pu, why, sizeof(why)) == 0
+	    && pu.uid == 65534 && pu.gid == 65534
+	    && strcmp(pu.name, "nobody") == 0, "nobody resolved");
+}
+
+/*
+ * priv_drop() and priv_dirs() as root, in children: the drop takes and
+ * cannot be undone; the directory check answers for the user.
+ */
+static void
+t_priv_drop(void)
+{
+	struct priv_user pu = {"nobody", 65534, 65534}, zero = {"root", 0, 0};
+	char	why[CFG_LINE_MAX + 256], dir[] = "/tmp/t_cfg.XXXXXX";
+	pid_t	pid;
+	int	st;
+
+	if (geteuid() != 0) {
+		t_ok(1, "priv_drop: skipped, not root");
+		return;
+	}
+	t_ok(priv_drop(&zero, why, sizeof(why)) < 0, "no drop to uid 0");
+	if ((pid = fork()) == 0)
+		_exit(priv_drop(&pu, why, sizeof(why)) == 0 && getuid() ==
+		    65534 && geteuid() == 65534 && getgid() == 65534
+		    && getegid() == 65534 && setuid(0) < 0 && setgid(0) < 0
+		    && getgroups(0, 0) == 1 ? 0 : 1);
+	t_ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st)
+	    && WEXITSTATUS(st) == 0, "priv_drop: ids are nobody's for good");
+
+	t_ok(mkdtemp(dir) != 0, "mkdtemp");
+	t_parse("dirs", "");
+	snprintf(run->cfg.spool_dir, sizeof(run->cfg.spool_dir), "%s", dir);
+	snprintf(run->cfg.store, sizeof(run->cfg.store), "dir:%s", dir);
+	t_ok(priv_dirs(&run->cfg, 0, why, sizeof(why)) == 0,
+	    "root may write its 0700 directory");
+	t_ok(priv_dirs(&run->cfg, &pu, why, sizeof(why)) < 0
+	    && strstr(why, "spool_dir ") && strstr(why, dir)
+	    && strstr(why, "nobody"), "nobody may not: %s", why);
+	t_ok(chmod(dir, 0777) == 0 && priv_dirs(&run->cfg, &pu, why,
+	    sizeof(why)) == 0, "nobody may write to a 0777 directory");
+	t_ok(chmod(dir, 0775) == 0 && chown(dir, 0, 65534) == 0
+	    && priv_dirs(&run->cfg, &pu, why, sizeof(why)) == 0,
+	    "and through its group (0775 root:nogroup)");
+	t_ok(chmod(dir, 0755) == 0 && priv_dirs(&run->cfg, &pu, why,
+	    sizeof(why)) < 0, "but not to a 0755 one of root's");
+	snprintf(run->cfg.store, sizeof(run->cfg.store), "dir:/");
+	t_ok(chmod(dir, 0777) == 0 && priv_dirs(&run->cfg, &pu, why,
+	    sizeof(why)) < 0 && strncmp(why, "store /:", 8) == 0,
+	    "a dir store nobody may not write is named: %s", why);
+	(void)rmdir(dir);
 }
 
 /* CFG_LINE_MAX at N-1, N, N+1 bytes of one line. */
@@ -218,6 +342,9 @@ main(void)
 	t_bad();
 	t_good();
 	t_limit();
+	t_user_limit();
+	t_priv_user();
+	t_priv_drop();
 	free(run);
 	return (t_failed != 0);
 }
