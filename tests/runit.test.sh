@@ -87,6 +87,7 @@ listen = 127.0.0.1:$PF_FILTER
 forward = 127.0.0.1:$PF_AFTER
 timeout = 30s
 hostname = detach.example.test
+user = nobody
 EOF
 	chmod 644 "$T/detach.conf"
 }
