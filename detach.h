@@ -273,6 +273,25 @@ extern void msg_stats(const struct msg *, int *, uint64_t *, uint64_t *);
 extern const char *msg_why(const struct msg *);
 extern void msg_free(struct msg *);
 
+/*
+ * Buckets of detach_store_seconds, upper bounds in milliseconds: the
+ * Prometheus default buckets (5 ms to 10 s) cover a HEAD on a LAN to a
+ * large PUT; 30 s and 60 s reach the default upload_timeout. Past the
+ * last is +Inf only.
+ */
+#define STORE_SECONDS_BUCKETS	13
+#define STORE_SECONDS_BOUNDS	{5, 10, 25, 50, 100, 250, 500, 1000, \
+				    2500, 5000, 10000, 30000, 60000}
+
+/* What the message jobs did, since the start (see store_stats()). */
+struct store_stats {
+	uint64_t dedup_hits;		/* an object already in the store */
+	uint64_t stored[STORE_SECONDS_BUCKETS + 1];	/* by bucket, +Inf last */
+	uint64_t stored_ms;		/* sum of the times observed */
+};
+
+extern const struct store_stats *store_stats(void);
+
 /* ------------------------------------------------------------------ */
 /* proxy.c: the before-queue proxy, its listeners and poll() loop      */
 /* ------------------------------------------------------------------ */
@@ -280,6 +299,7 @@ extern void msg_free(struct msg *);
 /* Runs in the foreground until SIGTERM; returns an exit code. The path
  * is reread on SIGHUP. */
 extern int proxy_run(const char *, struct cfg *);
+
 
 /* ------------------------------------------------------------------ */
 /* smtp.c (declarations owned by smtp.c)                               */
@@ -476,6 +496,24 @@ extern unsigned char *smtp_din_buf(struct smtp_sess *, size_t *);
 extern void smtp_din_ack(struct smtp_sess *, size_t);
 extern const unsigned char *smtp_dout_buf(struct smtp_sess *, size_t *);
 extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
+/* Outcomes of a message, by the reply to its final dot. */
+#define SMTP_RESULT_RELAYED	0	/* 2xx, attachments detached */
+#define SMTP_RESULT_REJECTED	1	/* 5xx */
+#define SMTP_RESULT_TEMPFAILED	2	/* 4xx, ours included */
+#define SMTP_RESULT_UNCHANGED	3	/* 2xx, nothing detached */
+#define SMTP_RESULTS		4
+
+/* What the sessions did, since the start (see smtp_stats()). */
+struct smtp_stats {
+	uint64_t messages[SMTP_RESULTS];
+	uint64_t detached;		/* attachments replaced by links */
+	uint64_t received;		/* message bytes from clients */
+	uint64_t relayed;		/* message bytes sent downstream */
+	uint64_t saved;			/* bytes removed x recipients, of
+					 * messages accepted downstream */
+};
+
+extern const struct smtp_stats *smtp_stats(void);
 /* @smtp-end */
 
 /* ------------------------------------------------------------------ */
@@ -682,6 +720,23 @@ extern void s3_signing_key(const char *, const char *, const char *,
 		    const char *, unsigned char *);
 extern size_t s3_authorization(const struct s3_sign *, char *, size_t);
 extern void s3_hex(char *, const unsigned char *, size_t);
+
+/* Store requests by method and answer, since the start (see
+ * http_stats()): HEAD or PUT, then 2xx, 3xx, 4xx, 5xx, or none (the
+ * connection failed or the time ran out before a whole answer). */
+#define HTTP_STAT_HEAD		0
+#define HTTP_STAT_PUT		1
+#define HTTP_STAT_METHODS	2
+#define HTTP_STAT_NONE		4
+#define HTTP_STAT_CODES		5
+
+struct http_stats {
+	uint64_t requests[HTTP_STAT_METHODS][HTTP_STAT_CODES];
+	uint64_t retries;		/* tries after the first */
+};
+
+extern const struct http_stats *http_stats(void);
+extern int http_xfer_found(const struct http_xfer *);
 /* @http-end */
 
 #endif
