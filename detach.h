@@ -7,6 +7,7 @@
  *	mime.c		MIME scanner, decoders, link part (no I/O)
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
+ *	metrics.c	the Prometheus endpoint of the proxy
  */
 #ifndef DETACH_H
 #define DETACH_H
@@ -198,6 +199,8 @@ struct cfg {
 	int	upload_timeout_ms;
 	/* links and objects */
 	uint64_t expire_s;			/* 0: never */
+	/* the proxy's Prometheus endpoint */
+	char	metrics_listen[CFG_LINE_MAX / 4];	/* "": none */
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */
@@ -738,5 +741,73 @@ struct http_stats {
 extern const struct http_stats *http_stats(void);
 extern int http_xfer_found(const struct http_xfer *);
 /* @http-end */
+
+/* ------------------------------------------------------------------ */
+/* metrics.c: the proxy's Prometheus endpoint                          */
+/* ------------------------------------------------------------------ */
+
+/* Metrics connections at once; more are accepted and closed at once.
+ * A scraper needs one; 16 leave room for a few scrapers and curl. */
+#define METRICS_CONN_MAX	16
+
+/* A request head, request line to the empty line. 8 KiB is what common
+ * servers take for a request line; a scrape's head is about 200 bytes.
+ * Over it, the connection is closed without an answer. */
+#define METRICS_HEAD_MAX	8192
+
+/* From accept to the last byte of the answer: a slower request, or a
+ * client that does not read, is closed. Prometheus's default
+ * scrape_timeout is 10 s. */
+#define METRICS_TIMEOUT_MS	10000
+
+/* The answer, head and body, rendered at request time. The set of
+ * series is fixed (metrics_render(): 40 samples of at most 20 digits,
+ * under 5 KiB with the HELP lines), so 16 KiB always holds it. */
+#define METRICS_OUT_MAX		16384
+
+/* Accepts of the metrics listener per loop turn. */
+#define METRICS_ACCEPT_BURST	(METRICS_CONN_MAX + 1)
+
+/* Request outcomes: an HTTP status, or close without an answer. */
+#define METRICS_CLOSE		0
+
+/* What the request parser waits on. */
+enum metrics_req_state {
+	METRICS_REQ_HEAD,		/* more of the head */
+	METRICS_REQ_DONE,		/* nothing: the head is whole, or
+					 * too long; status tells */
+};
+
+struct metrics_req {
+	enum metrics_req_state state;
+	int	status;			/* once done: 200, 400, 404, 405,
+					 * 505, or METRICS_CLOSE */
+	size_t	len;			/* bytes of head kept */
+	size_t	start;			/* where the request line starts */
+	size_t	line;			/* where the current line starts */
+	char	head[METRICS_HEAD_MAX];
+};
+
+/* The values one scrape shows; metrics_collect() fills them. */
+struct metrics_values {
+	struct smtp_stats smtp;
+	struct store_stats store;
+	struct http_stats http;
+	int	sessions;		/* now */
+	int	sessions_max;		/* max_sessions in effect */
+	int64_t	start_time;		/* Unix time of the process start */
+};
+
+extern void metrics_req_init(struct metrics_req *);
+extern size_t metrics_req_feed(struct metrics_req *, const void *, size_t);
+extern size_t metrics_render(char *, size_t, const struct metrics_values *);
+extern size_t metrics_answer(char *, size_t, int,
+		    const struct metrics_values *);
+extern void metrics_collect(struct metrics_values *, int, int);
+extern void metrics_start(void);
+extern int metrics_poll(int, struct pollfd *, int, int64_t *);
+extern void metrics_event(int, const struct pollfd *, int, int, int,
+		    int64_t);
+extern void metrics_stop(void);
 
 #endif
