@@ -10,8 +10,9 @@
  * DESCRIPTION
  *	This file holds main(), the configuration (Postfix-style "key =
  *	value" lines), the logs, the clock, and pipe mode's small loop.
- *	The proxy and its poll() loop are in proxy.c; message jobs in
- *	store.c; MIME in mime.c; SMTP in smtp.c; HTTP in http.c.
+ *	The proxy and its poll() loop are in proxy.c, its metrics endpoint
+ *	in metrics.c; message jobs in store.c; MIME in mime.c; SMTP in
+ *	smtp.c; HTTP in http.c.
  *
  *	The configuration parser is a push parser: cfg_parse_feed() takes
  *	the file in chunks of any size. An unknown key or a bad value is an

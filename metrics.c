@@ -61,7 +61,8 @@
  *	about 25 KiB, allocated at accept and freed at close.
  * DIAGNOSTICS
  *	Nothing per request, to keep scrapes out of the mail log; a
- *	warning when accept() fails other than for lack of a client.
+ *	warning when accept() fails other than for lack of a client (out
+ *	of descriptors, accepting rests for METRICS_EMFILE_PAUSE_MS).
  * BUGS
  *	A request target in absolute form ("http://host/metrics") is
  *	answered 404, although RFC 9112 3.2.2 asks servers to take it;
@@ -99,9 +100,14 @@ struct metrics_conn {
 /* Bytes read and dropped per connection per turn once answered. */
 #define METRICS_DRAIN_MAX	65536
 
+/* Out of descriptors, the listener stays readable: rest instead of
+ * spinning on accept(), as the SMTP listeners do. */
+#define METRICS_EMFILE_PAUSE_MS	1000
+
 static struct metrics_conn *metrics_conns[METRICS_CONN_MAX];
 static int metrics_nconn;
 static int64_t metrics_start_time;
+static int64_t metrics_accept_pause;	/* no accepts before this time */
 
 /* ------------------------------------------------------------------ */
 /* The request parser                                                  */
@@ -535,6 +541,9 @@ metrics_accept(int lfd, int64_t now)
 	for (k = 0; k < METRICS_ACCEPT_BURST; k++) {
 		if ((fd = accept4(lfd, 0, 0, SOCK_NONBLOCK
 		    | SOCK_CLOEXEC)) < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				metrics_accept_pause = now +
+				    METRICS_EMFILE_PAUSE_MS;
 			if (errno != EAGAIN && errno != EINTR
 			    && errno != ECONNABORTED)
 				log_warn("metrics: accept: %s",
@@ -657,7 +666,10 @@ metrics_poll(int lfd, struct pollfd *pfd, int max, int64_t *deadline)
 	struct metrics_conn *c;
 	int	i, n = 0;
 
-	if (lfd >= 0 && n < max) {
+	if (lfd >= 0 && metrics_accept_pause > clock_ms()) {
+		if (metrics_accept_pause < *deadline)
+			*deadline = metrics_accept_pause;
+	} else if (lfd >= 0 && n < max) {
 		pfd[n].fd = lfd;
 		pfd[n].events = POLLIN;
 		pfd[n++].revents = 0;
