@@ -13,6 +13,7 @@
 
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
+. tests/peers/nginx.sh
 
 fails=0
 t() {	# t NAME COND...
@@ -21,7 +22,7 @@ t() {	# t NAME COND...
 	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
 }
 
-for tool in postfix python3 curl promtool; do
+for tool in postfix nginx openssl python3 curl promtool; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "FAIL metrics: $tool is not installed"
 		exit 1
@@ -36,6 +37,7 @@ chmod 755 "$T"
 DPID=
 cleanup() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
+	nginx_stop
 	pf_stop
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
@@ -52,9 +54,9 @@ MPORT=$((PF_FILTER + 6))	# pf_init's block has room past PF_FILTER2
 MPORT2=$((PF_FILTER + 7))
 M=http://127.0.0.1:$MPORT/metrics
 
-conf() {	# conf METRICS_LISTEN
+conf() {	# conf METRICS_LISTEN [STORE]
 	cat >"$T/detach.conf" <<EOF
-store = dir:$T/store
+store = ${2:-dir:$T/store}
 link_base = https://files.example.test/a/
 min_size = 100k
 secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
@@ -369,6 +371,42 @@ t "SIGHUP: metrics_listen emptied: closed" wait_log "no longer serving metrics o
 t "SIGHUP: ... nothing answers there" test "$(code "http://127.0.0.1:$MPORT2/metrics")" = 000
 r=$(mail send "$PF_FRONT" a@example.org u10@example.test "$T/att2.eml")
 t "SIGHUP: mail still flows (250)" test "$r" = 250
+
+# 7. A web store (nginx WebDAV): requests by method and class of
+# answer, dedup by HEAD, retries, against nginx's own log.
+HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
+mkdir -p "$T/ng/pki"
+pki_make "$T/ng/pki" && nginx_start "$T/ng" "$HP" "$SP" "$OP" "$WP" ||
+    { echo "FAIL metrics: nginx did not start"; exit 1; }
+conf "127.0.0.1:$MPORT" "http://127.0.0.1:$HP/files/"
+kill -HUP "$DPID"
+wait_log "reload: serving metrics on 127.0.0.1:$MPORT"
+curl -sf "$M" >"$T/scrape7a"
+r1=$(mail send "$PF_FRONT" a@example.org u11@example.test "$T/att1.eml")
+r2=$(mail send "$PF_FRONT" a@example.org u12@example.test "$T/att1.eml")
+conf "127.0.0.1:$MPORT" "http://127.0.0.1:$HP/err/"
+kill -HUP "$DPID"
+wait_log "reload: new settings" 4
+r3=$(mail send "$PF_FRONT" a@example.org u13@example.test "$T/att2.eml")
+t "web store: three messages accepted" test "$r1 $r2 $r3" = "250 250 250"
+curl -sf "$M" >"$T/scrape7b"
+promtool check metrics <"$T/scrape7b" >"$T/lint7" 2>&1
+t "web store: promtool check metrics passes, no lint problem" test $? -eq 0 -a ! -s "$T/lint7"
+# delta SERIES - how much a series grew across the web store's traffic
+delta() { echo $(($(val "$T/scrape7b" "$1") - $(val "$T/scrape7a" "$1"))); }
+# nginx's count of METHOD answers with status class C (timed.log)
+ngx() { awk -v m="$1" -v c="$2" '$1 == m && substr($3, 1, 1) == c' "$T/ng/logs/timed.log" | wc -l; }
+for m in HEAD PUT; do
+	for c in 2 3 4 5; do
+		got=$(delta "detach_store_requests_total{method=\"$m\",code=\"${c}xx\"}")
+		t "web store: $m ${c}xx as nginx logged them ($got)" test "$got" = "$(ngx $m $c)"
+	done
+done
+t "web store: HEAD found the object once (nginx: HEAD 200)" test "$(delta detach_dedup_hits_total)" = 1 -a "$(ngx HEAD 2)" = 1
+t "web store: retries are the PUTs answered 503, less the first ($(delta detach_upload_retries_total))" \
+    test "$(delta detach_upload_retries_total)" = $(($(ngx PUT 5) - 1)) -a "$(ngx PUT 5)" -gt 1
+t "web store: three objects timed" test "$(delta detach_store_seconds_count)" = 3
+t "web store: the failed one went out unchanged (keep)" test "$(delta 'detach_messages_total{result="unchanged"}')" = 1
 
 kill -TERM "$DPID"
 wait "$DPID"
