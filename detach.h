@@ -755,9 +755,9 @@ extern int http_xfer_found(const struct http_xfer *);
  * Over it, the connection is closed without an answer. */
 #define METRICS_HEAD_MAX	8192
 
-/* From accept to the last byte of the answer: a slower request, or a
- * client that does not read, is closed. Prometheus's default
- * scrape_timeout is 10 s. */
+/* From accept to the client's close after our answer: a slower
+ * request, or a client that does not read, is closed. Prometheus's
+ * default scrape_timeout is 10 s. */
 #define METRICS_TIMEOUT_MS	10000
 
 /* The answer, head and body, rendered at request time. The set of

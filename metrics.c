@@ -91,7 +91,7 @@ enum metrics_wait {
 struct metrics_conn {
 	int	fd;
 	enum metrics_wait state;
-	int64_t	deadline;		/* accept + METRICS_TIMEOUT_MS */
+	int64_t	deadline;	/* accept + METRICS_TIMEOUT_MS */
 	size_t	outlen, outoff;
 	struct metrics_req req;
 	char	out[METRICS_OUT_MAX];

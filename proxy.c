@@ -749,7 +749,7 @@ proxy_run(const char *path, struct cfg *cfg)
 	int lpfd, gpfd, ngpfd, timeout, relisten;
 	int64_t now, dl, stop_deadline = 0;
 	int	stop_forced = 0;
-	int	mlfd = -1, mpfd, nmpfd;	/* metrics listener, its slots */
+	int	mlfd = -1, mpfd, nmpfd;	/* metrics listener, slots */
 	unsigned char sig[16];
 
 	proxy_fdlimit();
