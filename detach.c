@@ -14,8 +14,9 @@
  *	detach -t, as root, also resolves `user` and checks that it may
  *	write to spool_dir and a dir store (priv.c); as another user, that
  *	it may itself.
- *	The proxy and its poll() loop are in proxy.c; message jobs in
- *	store.c; MIME in mime.c; SMTP in smtp.c; HTTP in http.c.
+ *	The proxy and its poll() loop are in proxy.c, its metrics endpoint
+ *	in metrics.c; message jobs in store.c; MIME in mime.c; SMTP in
+ *	smtp.c; HTTP in http.c.
  *
  *	The configuration parser is a push parser: cfg_parse_feed() takes
  *	the file in chunks of any size. An unknown key or a bad value is an
@@ -174,6 +175,7 @@ enum cfg_type {
 	CFG_T_FAIL,		/* keep | tempfail */
 	CFG_T_LOG,		/* stderr | syslog */
 	CFG_T_ADDR,		/* host:port or [v6]:port */
+	CFG_T_OPTADDR,		/* empty (off), or an ADDR */
 	CFG_T_LISTEN,		/* one or more ADDR */
 	CFG_T_AUTH,		/* none | basic:U:P | header:N:V */
 	CFG_T_CREDS,		/* a file holding the two S3 keys */
@@ -219,6 +221,7 @@ static const struct cfg_key cfg_keys[] = {
 	{"upload_timeout", CFG_T_TIME, CFG_N(upload_timeout_ms), "60s", 0},
 	{"expire", CFG_T_AGE, CFG_N(expire_s), "0", 0},
 	{"user", CFG_T_USER, CFG_S(user), "detach", 0},
+	{"metrics_listen", CFG_T_OPTADDR, CFG_S(metrics_listen), "", 0},
 	{0, 0, 0, 0, 0, 0},
 };
 
@@ -430,6 +433,11 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 	case CFG_T_ADDR:
 		if (!cfg_addr_ok(v))
 			return (*why = "expected host:port or [ipv6]:port", -1);
+		break;
+	case CFG_T_OPTADDR:
+		if (*v && !cfg_addr_ok(v))
+			return (*why = "expected nothing, host:port or "
+			    "[ipv6]:port", -1);
 		break;
 	case CFG_T_LISTEN:
 		{

@@ -9,6 +9,7 @@
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
  *	priv.c		the `user` key: resolving it, giving up root
+ *	metrics.c	the Prometheus endpoint of the proxy
  */
 #ifndef DETACH_H
 #define DETACH_H
@@ -217,6 +218,8 @@ struct cfg {
 	/* privileges */
 	char	user[CFG_USER_MAX + 1];		/* the proxy's, once root */
 	int	user_line;			/* set on; 0: the default */
+	/* the proxy's Prometheus endpoint */
+	char	metrics_listen[CFG_LINE_MAX / 4];	/* "": none */
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */
@@ -309,6 +312,25 @@ extern void msg_stats(const struct msg *, int *, uint64_t *, uint64_t *);
 extern const char *msg_why(const struct msg *);
 extern void msg_free(struct msg *);
 
+/*
+ * Buckets of detach_store_seconds, upper bounds in milliseconds: the
+ * Prometheus default buckets (5 ms to 10 s) cover a HEAD on a LAN to a
+ * large PUT; 30 s and 60 s reach the default upload_timeout. Past the
+ * last is +Inf only.
+ */
+#define STORE_SECONDS_BUCKETS	13
+#define STORE_SECONDS_BOUNDS	{5, 10, 25, 50, 100, 250, 500, 1000, \
+				    2500, 5000, 10000, 30000, 60000}
+
+/* What the message jobs did, since the start (see store_stats()). */
+struct store_stats {
+	uint64_t dedup_hits;		/* an object already in the store */
+	uint64_t stored[STORE_SECONDS_BUCKETS + 1];	/* by bucket, +Inf last */
+	uint64_t stored_ms;		/* sum of the times observed */
+};
+
+extern const struct store_stats *store_stats(void);
+
 /* ------------------------------------------------------------------ */
 /* proxy.c: the before-queue proxy, its listeners and poll() loop      */
 /* ------------------------------------------------------------------ */
@@ -316,6 +338,7 @@ extern void msg_free(struct msg *);
 /* Runs in the foreground until SIGTERM; returns an exit code. The path
  * is reread on SIGHUP. */
 extern int proxy_run(const char *, struct cfg *);
+
 
 /* ------------------------------------------------------------------ */
 /* smtp.c (declarations owned by smtp.c)                               */
@@ -512,6 +535,24 @@ extern unsigned char *smtp_din_buf(struct smtp_sess *, size_t *);
 extern void smtp_din_ack(struct smtp_sess *, size_t);
 extern const unsigned char *smtp_dout_buf(struct smtp_sess *, size_t *);
 extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
+/* Outcomes of a message, by the reply to its final dot. */
+#define SMTP_RESULT_RELAYED	0	/* 2xx, attachments detached */
+#define SMTP_RESULT_REJECTED	1	/* 5xx */
+#define SMTP_RESULT_TEMPFAILED	2	/* 4xx, ours included */
+#define SMTP_RESULT_UNCHANGED	3	/* 2xx, nothing detached */
+#define SMTP_RESULTS		4
+
+/* What the sessions did, since the start (see smtp_stats()). */
+struct smtp_stats {
+	uint64_t messages[SMTP_RESULTS];
+	uint64_t detached;		/* attachments replaced by links */
+	uint64_t received;		/* message bytes from clients */
+	uint64_t relayed;		/* message bytes sent downstream */
+	uint64_t saved;			/* bytes removed x recipients, of
+					 * messages accepted downstream */
+};
+
+extern const struct smtp_stats *smtp_stats(void);
 /* @smtp-end */
 
 /* ------------------------------------------------------------------ */
@@ -718,6 +759,91 @@ extern void s3_signing_key(const char *, const char *, const char *,
 		    const char *, unsigned char *);
 extern size_t s3_authorization(const struct s3_sign *, char *, size_t);
 extern void s3_hex(char *, const unsigned char *, size_t);
+
+/* Store requests by method and answer, since the start (see
+ * http_stats()): HEAD or PUT, then 2xx, 3xx, 4xx, 5xx, or none (the
+ * connection failed or the time ran out before a whole answer). */
+#define HTTP_STAT_HEAD		0
+#define HTTP_STAT_PUT		1
+#define HTTP_STAT_METHODS	2
+#define HTTP_STAT_NONE		4
+#define HTTP_STAT_CODES		5
+
+struct http_stats {
+	uint64_t requests[HTTP_STAT_METHODS][HTTP_STAT_CODES];
+	uint64_t retries;		/* tries after the first */
+};
+
+extern const struct http_stats *http_stats(void);
+extern int http_xfer_found(const struct http_xfer *);
 /* @http-end */
+
+/* ------------------------------------------------------------------ */
+/* metrics.c: the proxy's Prometheus endpoint                          */
+/* ------------------------------------------------------------------ */
+
+/* Metrics connections at once; more are accepted and closed at once.
+ * A scraper needs one; 16 leave room for a few scrapers and curl. */
+#define METRICS_CONN_MAX	16
+
+/* A request head, request line to the empty line. 8 KiB is what common
+ * servers take for a request line; a scrape's head is about 200 bytes.
+ * Over it, the connection is closed without an answer. */
+#define METRICS_HEAD_MAX	8192
+
+/* From accept to the client's close after our answer: a slower
+ * request, or a client that does not read, is closed. Prometheus's
+ * default scrape_timeout is 10 s. */
+#define METRICS_TIMEOUT_MS	10000
+
+/* The answer, head and body, rendered at request time. The set of
+ * series is fixed (metrics_render(): 40 samples of at most 20 digits,
+ * under 5 KiB with the HELP lines), so 16 KiB always holds it. */
+#define METRICS_OUT_MAX		16384
+
+/* Accepts of the metrics listener per loop turn. */
+#define METRICS_ACCEPT_BURST	(METRICS_CONN_MAX + 1)
+
+/* Request outcomes: an HTTP status, or close without an answer. */
+#define METRICS_CLOSE		0
+
+/* What the request parser waits on. */
+enum metrics_req_state {
+	METRICS_REQ_HEAD,		/* more of the head */
+	METRICS_REQ_DONE,		/* nothing: the head is whole, or
+					 * too long; status tells */
+};
+
+struct metrics_req {
+	enum metrics_req_state state;
+	int	status;			/* once done: 200, 400, 404, 405,
+					 * 505, or METRICS_CLOSE */
+	size_t	len;			/* bytes of head kept */
+	size_t	start;			/* where the request line starts */
+	size_t	line;			/* where the current line starts */
+	char	head[METRICS_HEAD_MAX];
+};
+
+/* The values one scrape shows; metrics_collect() fills them. */
+struct metrics_values {
+	struct smtp_stats smtp;
+	struct store_stats store;
+	struct http_stats http;
+	int	sessions;		/* now */
+	int	sessions_max;		/* max_sessions in effect */
+	int64_t	start_time;		/* Unix time of the process start */
+};
+
+extern void metrics_req_init(struct metrics_req *);
+extern size_t metrics_req_feed(struct metrics_req *, const void *, size_t);
+extern size_t metrics_render(char *, size_t, const struct metrics_values *);
+extern size_t metrics_answer(char *, size_t, int,
+		    const struct metrics_values *);
+extern void metrics_collect(struct metrics_values *, int, int);
+extern void metrics_start(void);
+extern int metrics_poll(int, struct pollfd *, int, int64_t *);
+extern void metrics_event(int, const struct pollfd *, int, int, int,
+		    int64_t);
+extern void metrics_stop(void);
 
 #endif

@@ -16,6 +16,8 @@
  *	const char *http_xfer_why(x)
  *	void	http_xfer_free(x)
  *	int	http_upload_wait(st, obj, why, whylen)
+ *	int	http_xfer_found(x)
+ *	const struct http_stats *http_stats(void)
  *
  *	void	http_resp_init(r, head)
  *	size_t	http_resp_feed(r, buf, len)
@@ -64,6 +66,12 @@
  *	bucket.endpoint. A plain http endpoint must resolve to loopback.
  *	Names under .localhost resolve to 127.0.0.1 without asking the
  *	resolver (RFC 6761 6.3).
+ *
+ *	http_stats() counts, since the start, the requests sent by method
+ *	and class of answer ("none" when the connection failed, the answer
+ *	could not be parsed before its status, or the time ran out), and
+ *	the tries after the first. http_xfer_found() tells a transfer
+ *	that ended at a HEAD finding the object.
  *
  *	The pure parts do no I/O: the response push parser (any split of
  *	the input gives the same result), request building, SigV4, and the
@@ -2004,7 +2012,11 @@ struct http_xfer {
 	size_t	iooff;
 	struct http_resp resp;
 	char	why[HTTP_WHY_MAX];
+	int	found;			/* HEAD found the object */
 };
+
+/* Counters since the start, for http_stats(). */
+static struct http_stats http_counts;
 
 static void http_xfer_connect(struct http_xfer *, int64_t);
 static void http_xfer_pump(struct http_xfer *, int64_t);
@@ -2038,6 +2050,24 @@ http_wait_name(enum http_wait w)
 		log_panic("http_wait_name: state %d", (int)w);
 	}
 	return ("?");
+}
+
+/* http_stats - the requests and retries since the start */
+const struct http_stats *
+http_stats(void)
+{
+	return (&http_counts);
+}
+
+/* http_count - a request ended: its status, or 0 without an answer */
+static void
+http_count(const struct http_xfer *x, int status)
+{
+	int	code = status >= 200 && status < 600 ? status / 100 - 2 :
+		    HTTP_STAT_NONE;
+
+	http_counts.requests[x->want == HTTP_WAIT_HEAD ? HTTP_STAT_HEAD :
+	    HTTP_STAT_PUT][code]++;
 }
 
 /* http_xfer_enter - the one place a transfer changes state */
@@ -2147,6 +2177,7 @@ http_xfer_retry(struct http_xfer *x, int64_t now, const char *fmt, ...)
 		http_xfer_fail(x, 0);
 		return;
 	}
+	http_counts.retries++;
 	x->next = now + pause;
 	http_xfer_enter(x, HTTP_WAIT_BACKOFF);
 }
@@ -2516,6 +2547,9 @@ http_xfer_broken(struct http_xfer *x, int64_t now, const char *what)
 {
 	char url[HTTP_LINE_MAX + 300];
 
+	/* (a whole answer was counted by http_xfer_reply()) */
+	if (x->resp.state != HTTP_RESP_DONE)
+		http_count(x, 0);
 	if (x->reused && x->resp.state == HTTP_RESP_STATUS
 	    && x->resp.len == 0 && x->resp.interim == 0) {
 		http_xfer_drop(x);
@@ -2535,6 +2569,7 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	char url[HTTP_LINE_MAX + 300];
 	int keep, sentall;
 
+	http_count(x, r->status);
 	/* Over TLS the body is sent once flushed and no record waits in
 	 * the engine for the socket. */
 	sentall = x->reqoff == x->reqlen && x->iooff == x->iolen
@@ -2552,6 +2587,7 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 		if (r->status == 200 && r->has_length && r->length == x->size) {
 			http_why(x->why, sizeof(x->why), "exists, upload "
 			    "skipped");
+			x->found = 1;
 			http_xfer_finish(x, HTTP_XFER_DONE, keep);
 			return;
 		}
@@ -2600,6 +2636,9 @@ http_xfer_parsed(struct http_xfer *x, size_t used, size_t len, int64_t now)
 	 * try again. After a status, the server did answer: a 2xx may
 	 * have stored the object and a 4xx will not change, so only a
 	 * 5xx is tried again. */
+	if (x->resp.state == HTTP_RESP_ERROR)
+		http_count(x, (x->resp.err & HTTP_ERR_STATUS) ? 0 :
+		    x->resp.status);
 	if (x->resp.state == HTTP_RESP_ERROR && ((x->resp.err
 	    & HTTP_ERR_STATUS) || x->resp.status < 200
 	    || x->resp.status >= 500)) {
@@ -2724,6 +2763,7 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 		if (state & BR_SSL_CLOSED) {
 			err = br_ssl_engine_last_error(eng);
 			if (err != BR_ERR_OK) {
+				http_count(x, 0);
 				http_xfer_fail(x, "%s https://%s: %s",
 				    http_xfer_method(x), x->st->hostfield,
 				    http_tls_error(err, ebuf, sizeof(ebuf)));
@@ -2928,6 +2968,8 @@ http_xfer_event(struct http_xfer *x, const struct pollfd *pfd, int n,
 		if (pfd[i].fd == x->c->fd)
 			revents |= pfd[i].revents;
 	if (now >= x->end) {
+		if (x->state == HTTP_WAIT_HEAD || x->state == HTTP_WAIT_PUT)
+			http_count(x, 0);
 		memcpy(prev, x->why, sizeof(prev));
 		http_xfer_fail(x, "%s: no answer within %d ms (waiting for "
 		    "%s)%s%s", http_xfer_method(x), x->st->timeout_ms,
@@ -2961,6 +3003,13 @@ int
 http_xfer_state(const struct http_xfer *x)
 {
 	return (x->outcome);
+}
+
+/* http_xfer_found - did the transfer end finding the object there? */
+int
+http_xfer_found(const struct http_xfer *x)
+{
+	return (x->outcome == HTTP_XFER_DONE && x->found);
 }
 
 /* http_xfer_why - the outcome as one log line */

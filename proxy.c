@@ -36,6 +36,10 @@
  *	keeps the old settings and the log says why; a spool_dir or dir
  *	store the user cannot write is only warned about, as
  *	on_store_failure then decides each message.
+ *	With metrics_listen set, its socket is opened here with the
+ *	others (proxy_listen()) and served by metrics.c from this loop;
+ *	on SIGHUP a changed metrics_listen is bound or closed with the
+ *	listen addresses, all or nothing. Scrapes in flight finish.
  * LIMITS
  *	max_sessions; PROXY_LINGER_MAX clients lingering, each at most
  *	PROXY_LINGER_MS; session memory is allocated once at accept and
@@ -624,6 +628,43 @@ proxy_relisten_undo(const struct cfg *old, const struct cfg *next,
 			(void)close(fd[i]);
 }
 
+/*
+ * proxy_metrics_open - the socket of a new metrics_listen into *fd: the
+ * old one if the address is kept, -1 if none; -1 with why if it cannot
+ * be bound
+ */
+static int
+proxy_metrics_open(const struct cfg *old, const struct cfg *next, int mfd,
+    int *fd, char *why, size_t whylen)
+{
+	if (next->metrics_listen[0] == 0)
+		*fd = -1;
+	else if (old->metrics_listen[0] && proxy_same_addr(old->metrics_listen,
+	    next->metrics_listen))
+		*fd = mfd;
+	else if ((*fd = proxy_listen(next->metrics_listen, why, whylen)) < 0)
+		return (-1);
+	return (0);
+}
+
+/* proxy_metrics_commit - *mfd becomes fd; the old socket is closed */
+
+static void
+proxy_metrics_commit(const struct cfg *old, const struct cfg *next,
+    int *mfd, int fd)
+{
+	if (fd == *mfd)
+		return;
+	if (*mfd >= 0) {
+		log_info("reload: no longer serving metrics on %s",
+		    old->metrics_listen);
+		(void)close(*mfd);
+	}
+	if (fd >= 0)
+		log_info("reload: serving metrics on %s", next->metrics_listen);
+	*mfd = fd;
+}
+
 /* proxy_relisten_commit - close the listeners dropped; fd[] takes over */
 
 static void
@@ -697,12 +738,13 @@ proxy_needs_root(const struct cfg *old, const struct cfg *next, char *why,
  * makes the new store current; dropped listeners are closed last.
  */
 static struct proxy_cfg *
-proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
+proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl,
+    int *mfd)
 {
 	struct cfg next;
 	struct proxy_cfg *pc;
 	char why[CFG_LINE_MAX + 256];
-	int	fd[CFG_LISTEN_MAX];
+	int	fd[CFG_LISTEN_MAX], nmfd;
 
 	if (cfg_load(&next, path, 1, why, sizeof(why)) < 0) {
 		log_warn("reload: keeping the old settings: %s", why);
@@ -725,13 +767,24 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 		proxy_cfg_unref(pc);
 		return (cur);
 	}
-	if (store_init(&pc->cfg, why, sizeof(why)) < 0) {
-		log_warn("reload: keeping the old settings: store: %s", why);
+	if (proxy_metrics_open(&cur->cfg, &pc->cfg, *mfd, &nmfd, why,
+	    sizeof(why)) < 0) {
+		log_warn("reload: keeping the old settings: metrics_listen: "
+		    "%s", why);
 		proxy_relisten_undo(&cur->cfg, &pc->cfg, fd);
 		proxy_cfg_unref(pc);
 		return (cur);
 	}
+	if (store_init(&pc->cfg, why, sizeof(why)) < 0) {
+		log_warn("reload: keeping the old settings: store: %s", why);
+		proxy_relisten_undo(&cur->cfg, &pc->cfg, fd);
+		if (nmfd != *mfd && nmfd >= 0)
+			(void)close(nmfd);
+		proxy_cfg_unref(pc);
+		return (cur);
+	}
 	proxy_relisten_commit(&cur->cfg, &pc->cfg, lfd, nl, fd);
+	proxy_metrics_commit(&cur->cfg, &pc->cfg, mfd, nmfd);
 	log_info("reload: new settings in effect for new sessions");
 	/* Not a reason to refuse: on_store_failure says what happens. */
 	if (priv_dirs(&pc->cfg, 0, why, sizeof(why)) < 0)
@@ -798,6 +851,7 @@ proxy_run(const char *path, struct cfg *cfg)
 	int lpfd, gpfd, ngpfd, timeout, relisten;
 	int64_t now, dl, stop_deadline = 0;
 	int	stop_forced = 0;
+	int	mlfd = -1, mpfd, nmpfd;	/* metrics listener, slots */
 	unsigned char sig[16];
 	struct priv_user pu;
 	int	root = geteuid() == 0;
@@ -813,6 +867,10 @@ proxy_run(const char *path, struct cfg *cfg)
 		if ((lfd[nl] = proxy_listen(cfg->listen[nl], why,
 		    sizeof(why))) < 0)
 			log_fatal(DETACH_EX_OSERR, "%s", why);
+	if (cfg->metrics_listen[0] && (mlfd = proxy_listen(cfg->metrics_listen,
+	    why, sizeof(why))) < 0)
+		log_fatal(DETACH_EX_OSERR, "metrics_listen: %s", why);
+	metrics_start();
 	if (pipe(proxy_sigpipe) < 0 || proxy_nonblock(proxy_sigpipe[0]) < 0
 	    || proxy_nonblock(proxy_sigpipe[1]) < 0)
 		log_fatal(DETACH_EX_OSERR, "pipe: %s", strerror(errno));
@@ -827,6 +885,8 @@ proxy_run(const char *path, struct cfg *cfg)
 	for (i = 0; i < nl; i++)
 		log_info("listening on %s, forwarding to %s", cfg->listen[i],
 		    cfg->forward);
+	if (mlfd >= 0)
+		log_info("serving metrics on %s", cfg->metrics_listen);
 	/* Every socket is open by now: no mail is read as root. */
 	proxy_privdrop(path, cfg, root ? &pu : 0);
 
@@ -845,7 +905,7 @@ proxy_run(const char *path, struct cfg *cfg)
 			stop_deadline = now + PROXY_STOP_FLUSH_MS;
 		}
 		/* Deadlines first, then what each session waits on. */
-		n = 1 + nl + PROXY_LINGER_MAX
+		n = 1 + nl + PROXY_LINGER_MAX + 1 + METRICS_CONN_MAX
 		    + proxy_nsess * (2 + PROXY_MSG_PFD_MAX);
 		if (n > cap) {
 			free(pfd);
@@ -917,6 +977,10 @@ proxy_run(const char *path, struct cfg *cfg)
 			if (proxy_lingers[ngpfd].deadline < dl)
 				dl = proxy_lingers[ngpfd].deadline;
 		}
+		mpfd = npfd;
+		nmpfd = metrics_poll(stopping ? -1 : mlfd, pfd + npfd,
+		    1 + METRICS_CONN_MAX, &dl);
+		npfd += nmpfd;
 		timeout = dl <= now ? 0 : (dl - now > 3600000 ? 3600000 :
 		    (int)(dl - now));
 		if (poll(pfd, npfd, timeout) < 0) {
@@ -932,7 +996,7 @@ proxy_run(const char *path, struct cfg *cfg)
 				for (i = 0; i < n; i++) {
 					if (sig[i] == SIGHUP && !stopping) {
 						pc = proxy_reload(path, pc,
-						    lfd, &nl);
+						    lfd, &nl, &mlfd);
 						relisten = 1;
 					}
 					else if ((sig[i] == SIGTERM
@@ -960,6 +1024,8 @@ proxy_run(const char *path, struct cfg *cfg)
 				proxy_linger_del(i);
 		for (ps = proxy_list; ps; ps = ps->next)
 			proxy_io(ps, pfd, now);
+		metrics_event(stopping || relisten ? -1 : mlfd, pfd + mpfd,
+		    nmpfd, proxy_nsess, pc->cfg.max_sessions, now);
 		/* After a reload the listeners may differ from those
 		 * polled: accept from the next turn on. */
 		for (i = 0; i < nl && !stopping && !relisten; i++) {
@@ -981,6 +1047,9 @@ proxy_run(const char *path, struct cfg *cfg)
 		proxy_linger_del(0);
 	for (i = 0; i < nl; i++)
 		(void)close(lfd[i]);
+	metrics_stop();
+	if (mlfd >= 0)
+		(void)close(mlfd);
 	free(pfd);
 	proxy_cfg_unref(pc);
 	store_shutdown();

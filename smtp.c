@@ -37,6 +37,8 @@
  *	void smtp_client_gone(struct smtp_sess *s, const char *why)
  *	void smtp_down_gone(struct smtp_sess *s, const char *why, int64_t now)
  *	void smtp_shutdown(struct smtp_sess *s, int64_t now)
+ *
+ *	const struct smtp_stats *smtp_stats(void)
  * DESCRIPTION
  *	These are the protocol cores of the proxy; none of them reads,
  *	writes or polls a descriptor. The loop (proxy.c) moves bytes in
@@ -80,6 +82,12 @@
  *	rewritten message goes downstream dot-stuffed once the job is
  *	ready, and the client's dot is answered with the downstream
  *	reply to it.
+ *
+ *	smtp_stats() gives counters of the transactions since the start,
+ *	kept where the log line of each transaction is written: messages
+ *	by the reply to their dot, attachments detached, bytes received,
+ *	relayed and saved (bytes removed times recipients, counted only
+ *	for messages the downstream server accepted).
  * LIMITS
  *	SMTP_CMD_MAX, SMTP_ENVCMD_MAX, SMTP_REPLY_LINE_MAX, SMTP_REPLY_MAX,
  *	SMTP_XFWD_VALUE_MAX; buffers of a fixed size per session.
@@ -949,6 +957,41 @@ smtp_mail_from(struct smtp_sess *s, const char *args)
 	s->from[n] = 0;
 }
 
+/* Counters of finished transactions, for smtp_stats(). */
+static struct smtp_stats smtp_counts;
+
+/* smtp_stats - what the sessions did since the start */
+
+const struct smtp_stats *
+smtp_stats(void)
+{
+	return (&smtp_counts);
+}
+
+/*
+ * smtp_count - count a finished transaction: its result from the reply
+ * to the dot; bytes relayed are those handed to the downstream server
+ * (all of them unless a failure stopped the sending)
+ */
+static void
+smtp_count(const struct smtp_sess *s, int code, int detached, uint64_t saved)
+{
+	struct smtp_stats *c = &smtp_counts;
+
+	if (code == '2') {
+		c->messages[detached > 0 ? SMTP_RESULT_RELAYED :
+		    SMTP_RESULT_UNCHANGED]++;
+		c->saved += saved * (uint64_t)s->nrcpt;
+	} else if (code == '5')
+		c->messages[SMTP_RESULT_REJECTED]++;
+	else
+		c->messages[SMTP_RESULT_TEMPFAILED]++;
+	c->detached += detached;
+	c->received += s->size;
+	if (s->state == SMTP_WAIT_SEND || s->state == SMTP_WAIT_DOT_REPLY)
+		c->relayed += s->stuff.n;
+}
+
 /* smtp_log_done - the line of a finished transaction */
 
 static void
@@ -959,6 +1002,7 @@ smtp_log_done(struct smtp_sess *s, const char *reply, size_t rlen)
 
 	if (s->msg)
 		msg_stats(s->msg, &detached, &saved, &stored);
+	smtp_count(s, rlen > 0 ? reply[0] : '4', detached, saved);
 	while (rlen > 0 && (reply[rlen - 1] == '\r' || reply[rlen - 1] == '\n'))
 		rlen--;
 	if (rlen > 100)

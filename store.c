@@ -13,6 +13,7 @@
  *	void	msg_event(m, pfd, n, now)
  *	ssize_t	msg_read(m, buf, len)
  *	void	msg_free(m)
+ *	const struct store_stats *store_stats(void)
  * DESCRIPTION
  *	A message job carries one message from its first byte to its
  *	rewritten form. msg_feed() appends the raw bytes to an unlinked
@@ -30,6 +31,13 @@
  *	range replaced by its link part. Everything else is copied, never
  *	decoded or re-encoded: a message with nothing stored comes out
  *	byte for byte as it came in.
+ *
+ *	store_stats() counts, since the start, the objects found already
+ *	in the store (a dir store's file of the same size, an http or s3
+ *	HEAD answered 200 with the size), and the time each object took
+ *	to store, from the start of its upload (or dir store write) to
+ *	its end, failures included, in the STORE_SECONDS_BOUNDS buckets.
+ *	Twins within one message are one object and are not counted.
  * LIMITS
  *	DETACH_OBJECTS_MAX attachments per message; SPOOL_IO_MAX bytes per
  *	copy. Memory does not grow with message or attachment size.
@@ -98,6 +106,7 @@ struct store_obj {
 	struct mime_part part;
 	char	key[STORE_KEY_MAX + 1];	/* hex32 "/" url-encoded name */
 	struct http_xfer *xfer;
+	int64_t	xfer_start;		/* when the upload began */
 };
 
 /* The store of a configuration, shared by the messages started under
@@ -110,6 +119,11 @@ struct store {
 };
 
 static struct store *store_cur;
+
+/* Counters since the start, for store_stats(). */
+static struct store_stats store_counts;
+static const int64_t store_bounds[STORE_SECONDS_BUCKETS] =
+    STORE_SECONDS_BOUNDS;
 
 struct msg {
 	struct store *st;
@@ -382,6 +396,29 @@ store_init(const struct cfg *cfg, char *why, size_t len)
 	return (0);
 }
 
+/* store_stats - what the message jobs did since the start */
+
+const struct store_stats *
+store_stats(void)
+{
+	return (&store_counts);
+}
+
+/* store_observe - one object stored, or not, in ms milliseconds */
+
+static void
+store_observe(int64_t ms)
+{
+	int	i;
+
+	if (ms < 0)
+		ms = 0;
+	for (i = 0; i < STORE_SECONDS_BUCKETS && ms > store_bounds[i]; i++)
+		;
+	store_counts.stored[i]++;
+	store_counts.stored_ms += (uint64_t)ms;
+}
+
 /* store_shutdown - drop the current store */
 
 void
@@ -546,7 +583,8 @@ store_link_spool(int fd, const char *tmp)
  *
  * A temporary file in the same directory, synced, then renamed: a
  * reader never sees half a file. An existing file of the same size is
- * the same object (same key), so it is kept.
+ * the same object (same key), so it is kept. Returns 0 when written, 1
+ * when kept, -1 with why.
  */
 static int
 store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
@@ -581,7 +619,7 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)
 	    && (uint64_t)st.st_size == o->part.decoded) {
 		snprintf(why, len, "exists, not written again");
-		return (0);
+		return (1);
 	}
 	/* A name left by a crashed process with our pid is garbage. */
 	(void)unlink(tmp);
@@ -878,7 +916,8 @@ msg_end(struct msg *m, int64_t now)
 	struct store_obj *o, *twin;
 	struct http_object ho;
 	char	why[256];
-	int	i;
+	int64_t	t0;
+	int	i, r;
 
 	if (m->state != MSG_FEEDING)
 		return (m->state == MSG_TEMPFAIL ? -1 : 0);
@@ -908,11 +947,16 @@ msg_end(struct msg *m, int64_t now)
 			continue;
 		}
 		if (m->cfg->store_kind == CFG_STORE_DIR) {
-			if (store_dir_put(m->cfg->store + 4, o, why,
-			    sizeof(why)) < 0) {
+			t0 = clock_ms();
+			r = store_dir_put(m->cfg->store + 4, o, why,
+			    sizeof(why));
+			store_observe(clock_ms() - t0);
+			if (r < 0) {
 				msg_obj_failed(m, o, why);
 				continue;
 			}
+			if (r == 1)
+				store_counts.dedup_hits++;
 			o->state = STORE_OBJ_STORED;
 			log_info("object %.100s size=%llu: %s", o->key,
 			    (unsigned long long)o->part.decoded, why);
@@ -924,6 +968,7 @@ msg_end(struct msg *m, int64_t now)
 		ho.key = o->key;
 		ho.type = o->part.type;
 		ho.name = o->part.name;
+		o->xfer_start = now;
 		if ((o->xfer = http_xfer_new(m->st->http, &ho, now)) == 0)
 			msg_obj_failed(m, o, "cannot start upload");
 		else
@@ -990,6 +1035,8 @@ msg_event(struct msg *m, const struct pollfd *pfd, int n, int64_t now)
 			continue;
 		case HTTP_XFER_DONE:
 			o->state = STORE_OBJ_STORED;
+			if (http_xfer_found(o->xfer))
+				store_counts.dedup_hits++;
 			log_info("object %.100s size=%llu: %s", o->key,
 			    (unsigned long long)o->part.decoded,
 			    http_xfer_why(o->xfer));
@@ -1000,6 +1047,7 @@ msg_event(struct msg *m, const struct pollfd *pfd, int n, int64_t now)
 		default:
 			log_panic("msg_event: bad transfer state");
 		}
+		store_observe(now - o->xfer_start);
 		http_xfer_free(o->xfer);
 		o->xfer = 0;
 		/* Twins waiting on this upload share its fate. */

@@ -110,6 +110,13 @@ static const struct {
 	{"listen twice", "listen = 127.0.0.1:10025, 127.0.0.1:10025\n",
 	    "test.conf:1: listen: an address given twice"},
 	{"bad port", "forward = 127.0.0.1:70000\n", "test.conf:1: forward:"},
+	{"metrics_listen without port", "\nmetrics_listen = 127.0.0.1\n",
+	"test.conf:2: metrics_listen:"},
+	{"metrics_listen port 0", "metrics_listen = 127.0.0.1:0\n",
+	"test.conf:1: metrics_listen:"},
+	{"metrics_listen two addresses",
+	    "metrics_listen = 127.0.0.1:9177, 127.0.0.1:9178\n",
+	"test.conf:1: metrics_listen:"},
 	{"relative spool", "spool_dir = spool\n", "test.conf:1: spool_dir:"},
 	{"bad auth", "store_auth = digest:a:b\n", "test.conf:1: store_auth:"},
 	{"bad bool", "s3_path_style = maybe\n", "test.conf:1: s3_path_style:"},
@@ -161,7 +168,8 @@ t_good(void)
 	    "max_sessions = 7\n"
 	    "s3_path_style = yes\n"
 	    "upload_timeout = 45\n"
-	    "expire = 30d\n");
+	    "expire = 30d\n"
+	    "metrics_listen = [::1]:9177\n");
 	t_ok(run->errors == 0, "full file: no error (%s)", run->p.err);
 	t_ok(run->cfg.store_kind == CFG_STORE_DIR
 	    && strcmp(run->cfg.store, "dir:/srv/files") == 0, "store read");
@@ -178,13 +186,16 @@ t_good(void)
 	t_ok(run->cfg.max_sessions == 7 && run->cfg.s3_path_style == 1,
 	    "int and bool");
 	t_ok(run->cfg.expire_s == 30 * 86400, "expire 30d in seconds");
+	t_ok(strcmp(run->cfg.metrics_listen, "[::1]:9177") == 0,
+	    "metrics_listen read");
 
 	t_parse("defaults", "");
 	t_ok(run->errors == 0 && run->cfg.min_size == 100 * 1024
 	    && run->cfg.on_store_failure == CFG_FAIL_KEEP
 	    && run->cfg.timeout_ms == 90000 && run->cfg.max_sessions == 100
 	    && strcmp(run->cfg.forward, "127.0.0.1:10026") == 0
-	    && run->cfg.nlisten == 1 && !run->cfg.secret_set,
+	    && run->cfg.nlisten == 1 && !run->cfg.secret_set
+	    && run->cfg.metrics_listen[0] == 0,
 	    "defaults as documented");
 
 	t_ok(strcmp(run->cfg.user, "detach") == 0 && run->cfg.user_line == 0,
@@ -197,6 +208,11 @@ t_good(void)
 	t_parse("user twice", "user = a\nuser = _b.c-d\n");
 	t_ok(run->errors == 0 && strcmp(run->cfg.user, "_b.c-d") == 0
 	    && run->cfg.user_line == 2, "the last user wins, with its line");
+
+	t_parse("metrics_listen emptied", "metrics_listen = 127.0.0.1:9177\n"
+	    "metrics_listen =\n");
+	t_ok(run->errors == 0 && run->cfg.metrics_listen[0] == 0,
+	    "metrics_listen set, then empty again: off");
 
 	t_parse("CRLF file", "min_size = 1k\r\n");
 	t_ok(run->errors == 0 && run->cfg.min_size == 1024,

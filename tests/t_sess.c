@@ -814,6 +814,115 @@ t_scn_attach(struct t_sess *t)
 	    "attachment: the downstream's reply to the dot, unchanged");
 }
 
+/*
+ * t_unstuffed - the message bytes of dot-stuffed content ending in the
+ * final dot (RFC 5321 4.5.2): less the dot line, less one dot of each
+ * line that starts with two
+ */
+static size_t
+t_unstuffed(const char *p, size_t n)
+{
+	size_t	i, dots = (n >= 2 && p[0] == '.' && p[1] == '.');
+
+	for (i = 0; i + 4 <= n; i++)
+		if (memcmp(p + i, "\r\n..", 4) == 0)
+			dots++;
+	return (n - 3 - dots);
+}
+
+/* t_big_att - a message with a 3000-byte attachment, base64 in lines
+ * of 76 (RFC 2045 6.8), dot-stuffed and ended by the final dot */
+static const char *
+t_big_att(void)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static char msg[8192];
+	unsigned char raw[3000];
+	size_t	i, n, col = 0;
+
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] = (unsigned char)(i * 7 + 3);
+	n = snprintf(msg, sizeof(msg), "Subject: big\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=\"=b\"\r\n\r\n"
+	    "--=b\r\nContent-Type: text/plain\r\n\r\n..dot\r\n--=b\r\n"
+	    "Content-Type: application/octet-stream\r\n"
+	    "Content-Disposition: attachment; filename=\"big.bin\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n");
+	for (i = 0; i < sizeof(raw); i += 3) {
+		msg[n++] = b64[raw[i] >> 2];
+		msg[n++] = b64[(raw[i] & 3) << 4 | raw[i + 1] >> 4];
+		msg[n++] = b64[(raw[i + 1] & 15) << 2 | raw[i + 2] >> 6];
+		msg[n++] = b64[raw[i + 2] & 63];
+		if ((col += 4) == 76 || i + 3 == sizeof(raw)) {
+			memcpy(msg + n, "\r\n", 2);
+			n += 2;
+			col = 0;
+		}
+	}
+	snprintf(msg + n, sizeof(msg) - n, "--=b--\r\n.\r\n");
+	return (msg);
+}
+
+/* The counters of smtp_stats(): a message with an attachment to three
+ * recipients accepted, one refused at the dot, one tempfailed. */
+static void
+t_stats(void)
+{
+	static const char small[] = "Subject: x\r\n\r\n..dot\r\n.\r\n";
+	struct t_sess *t = &ts;
+	struct smtp_stats a, b;
+	uint64_t rx, tx;
+	size_t	dm;
+	const char *big = t_big_att();
+
+	a = *smtp_stats();
+	t_start(t, T_SPLIT_WHOLE, T_SPLIT_WHOLE);
+	t_open(t, t_ehlo_all);
+	t_check(t_step(t, "MAIL FROM:<a@example.org>\r\n", "250 2.1.0 Ok\r\n")
+	    & t_step(t, "RCPT TO:<b@example.test>\r\n", "250 2.1.5 Ok\r\n")
+	    & t_step(t, "RCPT TO:<c@example.test>\r\n", "250 2.1.5 Ok\r\n")
+	    & t_step(t, "RCPT TO:<x@example.test>\r\n", "550 5.1.1 no\r\n")
+	    & t_step(t, "RCPT TO:<d@example.test>\r\n", "250 2.1.5 Ok\r\n")
+	    & t_step(t, "DATA\r\n", "354 go\r\n"), "stats: three recipients");
+	dm = t->dnlen;
+	t_say(t, big);
+	tx = t_unstuffed(t->dn + dm, t->dnlen - dm);
+	t_down(t, "250 2.0.0 Ok: queued as 4XhYk02sZ1y\r\n");
+	b = *smtp_stats();
+	rx = t_unstuffed(big, strlen(big));
+	t_ok(b.messages[SMTP_RESULT_RELAYED] - a.messages[SMTP_RESULT_RELAYED]
+	    == 1 && b.detached - a.detached == 1, "stats: relayed 1, detached "
+	    "1");
+	t_ok(b.received - a.received == rx && b.relayed - a.relayed == tx
+	    && tx < rx, "stats: bytes received %llu (want %llu), relayed "
+	    "%llu (want %llu)", (unsigned long long)(b.received - a.received),
+	    (unsigned long long)rx, (unsigned long long)(b.relayed -
+	    a.relayed), (unsigned long long)tx);
+	t_ok(b.saved - a.saved == 3 * (rx - tx), "stats: saved %llu is 3 "
+	    "recipients x %llu bytes removed", (unsigned long long)(b.saved -
+	    a.saved), (unsigned long long)(rx - tx));
+	a = b;
+	t_check(t_data_open(t), "stats: a second message");
+	t_say(t, small);
+	t_down(t, "554 5.7.1 refused\r\n");
+	b = *smtp_stats();
+	t_ok(b.messages[SMTP_RESULT_REJECTED] - a.messages[SMTP_RESULT_REJECTED]
+	    == 1 && b.saved == a.saved && b.received - a.received == 20
+	    && b.relayed - a.relayed == 20, "stats: rejected 1, 20 bytes "
+	    "received and relayed, nothing saved");
+	a = b;
+	t_check(t_data_open(t), "stats: a third message");
+	t_say(t, small);
+	t_down(t, "451 4.7.1 later\r\n");
+	b = *smtp_stats();
+	t_ok(b.messages[SMTP_RESULT_TEMPFAILED] -
+	    a.messages[SMTP_RESULT_TEMPFAILED] == 1 && b.messages[
+	    SMTP_RESULT_UNCHANGED] == a.messages[SMTP_RESULT_UNCHANGED],
+	    "stats: tempfailed 1");
+	t_end(t);
+}
+
 /* ------------------------------------------------------------------ */
 /* 13. Every peer's bytes in every split                               */
 /* ------------------------------------------------------------------ */
@@ -1311,6 +1420,7 @@ main(void)
 	t_refused();
 	t_splits("DATA", t_scn_data);
 	t_splits("attachment", t_scn_attach);
+	t_stats();
 	t_client_eof();
 	t_down_gone();
 	t_timeouts();

@@ -87,10 +87,29 @@ t_detach(void)
 	int	state, same = 1;
 	char	first[1 << 16];
 	size_t	flen;
+	struct store_stats s0, s1, s2;
+	uint64_t n0 = 0, n1 = 0, n2 = 0;
+	int	i;
 
+	s0 = *store_stats();
 	state = t_run_job(msg1, strlen(msg1), 1 << 20, out, sizeof(out), &olen);
 	out[olen] = 0;
 	t_ok(state == MSG_READY, "job ready");
+	s1 = *store_stats();
+	t_run_job(msg1, strlen(msg1), 1 << 20, out, sizeof(out), &olen);
+	s2 = *store_stats();
+	for (i = 0; i <= STORE_SECONDS_BUCKETS; i++) {
+		n0 += s0.stored[i];
+		n1 += s1.stored[i];
+		n2 += s2.stored[i];
+	}
+	t_ok(n1 - n0 == 1 && s1.dedup_hits == s0.dedup_hits,
+	    "stats: the file twice in one message is one object timed, no "
+	    "dedup hit");
+	t_ok(n2 - n1 == 1 && s2.dedup_hits - s1.dedup_hits == 1,
+	    "stats: the same file again is a dedup hit, timed too");
+	state = t_run_job(msg1, strlen(msg1), 1 << 20, out, sizeof(out), &olen);
+	out[olen] = 0;
 	t_expect_key(cfg.secret, att, strlen(att), key);
 	snprintf(path, sizeof(path), "%s/store/%s/doc one.pdf", tmpdir, key);
 	t_ok(stat(path, &st) == 0 && st.st_size == (off_t)strlen(att)
