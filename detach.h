@@ -4,6 +4,7 @@
  * Every limit is a named constant here, with its reason. Modules:
  *	detach.c	main, configuration, logs, signals, the poll() loop, glue
  *	store.c		message jobs: spool, object keys, the dir store, splicing
+ *	sweep.c		detach -x: expired objects out of a dir store
  *	mime.c		MIME scanner, decoders, link part (no I/O)
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
@@ -69,6 +70,16 @@
 /* A dir store's spool starts its writeback every this many bytes, so
  * the fsync before the link goes out waits for the tail only. */
 #define STORE_WRITEBACK_CHUNK	(1 << 20)
+
+/* Times a dir store makes a key directory again when a sweep removed
+ * it, empty, between the mkdir and the rename into it; each further
+ * time needs another sweep to find it empty in that instant. */
+#define STORE_MKDIR_TRIES	3
+
+/* detach -x deletes an object this long after expire has passed since
+ * its time: the notice may give the date alone, read in any time zone,
+ * and the link is written a little after the object's time is set. */
+#define SWEEP_GRACE_S		86400
 
 /* A configuration line; longer ones are an error. */
 #define CFG_LINE_MAX		1024
@@ -272,6 +283,23 @@ extern ssize_t msg_read(struct msg *, void *, size_t);
 extern void msg_stats(const struct msg *, int *, uint64_t *, uint64_t *);
 extern const char *msg_why(const struct msg *);
 extern void msg_free(struct msg *);
+
+/* ------------------------------------------------------------------ */
+/* sweep.c: detach -x, expired objects out of a dir store              */
+/* ------------------------------------------------------------------ */
+
+struct sweep_stats {
+	uint64_t deleted;		/* objects deleted */
+	uint64_t bytes;			/* their bytes */
+	uint64_t kept;			/* objects not yet due, or renewed */
+	int	errors;			/* failures, each logged */
+};
+
+extern int sweep_dir(const char *, uint64_t, int64_t, struct sweep_stats *);
+
+/* A test's look into the sweep between its steps: point 0 after an
+ * object was found due, 1 after it was moved aside. */
+extern void (*sweep_test_hook)(int, int, const char *);
 
 /* ------------------------------------------------------------------ */
 /* proxy.c: the before-queue proxy, its listeners and poll() loop      */
