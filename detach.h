@@ -530,9 +530,10 @@ extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
 #define HTTP_HOST_MAX		256
 
 /* Our request head: request line with prefix and key, fields, SigV4
- * Authorization, Content-Disposition with a name encoded twice. */
-#define HTTP_REQ_MAX		(4 * CFG_LINE_MAX + 6 * MIME_NAME_MAX \
-				    + 2 * STORE_KEY_MAX)
+ * Authorization, Content-Disposition with a name encoded twice; an S3
+ * copy's x-amz-copy-source repeats bucket, prefix and key. */
+#define HTTP_REQ_MAX		(6 * CFG_LINE_MAX + 6 * MIME_NAME_MAX \
+				    + 3 * STORE_KEY_MAX)
 
 /* Spool bytes read per write for plain http; TLS uses the engine's
  * own record buffer (BR_SSL_BUFSIZE_BIDI). */

@@ -35,7 +35,17 @@
  *
  *	An upload (http_xfer) first sends HEAD for the key: 200 with the
  *	object's Content-Length means the object is there, and the upload
- *	is skipped. Otherwise it PUTs the spool file's bytes with
+ *	is skipped. When the store renews objects (http_conf.expire_s set),
+ *	an object that is there must be made new, so that the store's own
+ *	expiry counts from now: an http(s) store gets the PUT without the
+ *	HEAD; an S3 store gets, after the HEAD, a copy of the object onto
+ *	itself (PUT with x-amz-copy-source naming the same bucket and key,
+ *	x-amz-metadata-directive: REPLACE, Content-Type and
+ *	Content-Disposition again, no body), which moves its Last-Modified.
+ *	Only a 200 whose body holds a CopyObjectResult is a renewal (a copy
+ *	that fails once started answers 200 with an <Error>); anything else
+ *	and the bytes are PUT again. Otherwise it PUTs the spool file's
+ *	bytes with
  *	Content-Length, Content-Type and Content-Disposition: attachment
  *	with the RFC 6266/5987 file name. 200, 201 and 204 are success,
  *	once the whole body is sent; an error answered early ends the PUT.
@@ -77,7 +87,9 @@
  *
  * DIAGNOSTICS
  *	Nothing is logged here; http_xfer_why() gives one line for the
- *	caller's log: "stored", "exists, upload skipped", or the method,
+ *	caller's log: "stored", "exists, upload skipped", "exists, renewed
+ *	(copied onto itself)", "stored again, the copy onto itself answered
+ *	..." (the copy's status and body), or the method,
  *	URL and cause ("PUT https://host/k: 503 Service Unavailable:
  *	<start of body>", "certificate not trusted", a timeout). Secrets
  *	(store_auth, the S3 secret key, signatures) never appear in it.
@@ -1305,6 +1317,9 @@ struct http_store {
 	char	hostfield[HTTP_HOST_MAX + 72];	/* Host: name[:port] */
 	char	tlsname[HTTP_HOST_MAX + 72];	/* SNI, certificate name */
 	char	base[2 * CFG_LINE_MAX];	/* path before the key */
+	char	copybase[72];		/* S3: what precedes path in a copy
+					 * source: "/bucket" or "" */
+	int	renew;			/* renew existing objects */
 	char	auth[2 * CFG_LINE_MAX];	/* store_auth field lines */
 	char	region[64];
 	char	access[256];
@@ -1880,6 +1895,7 @@ http_store_s3(struct http_store *st, const struct http_conf *conf,
 		http_adds(&o, bucket);
 		http_addc(&o, '/');
 	} else {
+		snprintf(st->copybase, sizeof(st->copybase), "/%s", bucket);
 		/* virtual host: the bucket names the host */
 		if (strlen(bucket) + 1 + strlen(u->host) >= sizeof(u->host)) {
 			http_why(why, whylen, "s3 store: host name too long");
@@ -1917,6 +1933,7 @@ http_store_new(const struct http_conf *conf, char *why, size_t whylen)
 	}
 	st->timeout_ms = conf->upload_timeout_ms > 0 ?
 	    conf->upload_timeout_ms : 60000;
+	st->renew = conf->expire_s != 0;
 	if (strncmp(conf->store, "s3://", 5) == 0) {
 		st->kind = HTTP_KIND_S3;
 		if (http_store_s3(st, conf, &u, why, whylen) < 0)
@@ -1971,6 +1988,7 @@ enum http_wait {
 	HTTP_WAIT_CONNECT,		/* a non-blocking connect() */
 	HTTP_WAIT_HEAD,			/* the HEAD exchange (and handshake) */
 	HTTP_WAIT_PUT,			/* the PUT exchange (and handshake) */
+	HTTP_WAIT_COPY,			/* S3 renewal: a copy onto itself */
 	HTTP_WAIT_NOTHING,		/* done or failed */
 };
 
@@ -2004,6 +2022,8 @@ struct http_xfer {
 	size_t	iooff;
 	struct http_resp resp;
 	char	why[HTTP_WHY_MAX];
+	char	note[HTTP_REASON_MAX + HTTP_ERRBODY_MAX + 16];	/* a
+					 * failed copy's answer */
 };
 
 static void http_xfer_connect(struct http_xfer *, int64_t);
@@ -2032,6 +2052,8 @@ http_wait_name(enum http_wait w)
 		return ("HEAD response");
 	case HTTP_WAIT_PUT:
 		return ("PUT response");
+	case HTTP_WAIT_COPY:
+		return ("copy response");
 	case HTTP_WAIT_NOTHING:
 		return ("nothing");
 	default:
@@ -2051,7 +2073,8 @@ http_xfer_enter(struct http_xfer *x, enum http_wait w)
 static const char *
 http_xfer_method(const struct http_xfer *x)
 {
-	return (x->want == HTTP_WAIT_HEAD ? "HEAD" : "PUT");
+	return (x->want == HTTP_WAIT_HEAD ? "HEAD" : x->want ==
+	    HTTP_WAIT_COPY ? "PUT (copy)" : "PUT");
 }
 
 /* http_pool_put - keep an idle connection for the next transfer */
@@ -2243,19 +2266,25 @@ http_spool_read(int fd, void *buf, size_t len, uint64_t off)
 
 /* ---- end of descriptor functions ---- */
 
-/* http_xfer_sign - S3 fields for the request in flight */
+/*
+ * http_xfer_sign - S3 fields for the request in flight
+ *
+ * A copy's x-amz-copy-source and x-amz-metadata-directive are signed
+ * and sent too, as every x-amz-* header must be.
+ */
 static int
 http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
     char *fields, size_t size)
 {
 	struct http_store *st = x->st;
-	struct s3_hdr h[3];
+	struct s3_hdr h[5];
+	char src[sizeof(st->copybase) + HTTP_LINE_MAX];
 	struct s3_sign s;
 	char date[32], auth[1024];
 	struct http_out o;
 	struct tm tm;
 	time_t now = time(0);
-	int i;
+	int i, n;
 
 	if (gmtime_r(&now, &tm) == 0
 	    || strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm) == 0)
@@ -2266,7 +2295,20 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	h[1].value = payload;
 	h[2].name = "x-amz-date";
 	h[2].value = date;
-	for (i = 0; i < 3; i++) {
+	n = 3;
+	if (x->want == HTTP_WAIT_COPY) {
+		/* the source is this very object: bucket, key, URL-encoded
+		 * as the request path is */
+		if (snprintf(src, sizeof(src), "%s%s", st->copybase, x->path)
+		    >= (int)sizeof(src))
+			return (-1);
+		h[3].name = "x-amz-copy-source";
+		h[3].value = src;
+		h[4].name = "x-amz-metadata-directive";
+		h[4].value = "REPLACE";
+		n = 5;
+	}
+	for (i = 0; i < n; i++) {
 		h[i].namelen = strlen(h[i].name);
 		h[i].valuelen = strlen(h[i].value);
 	}
@@ -2275,7 +2317,7 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	s.path = x->path;
 	s.pathlen = strlen(x->path);
 	s.hdr = h;
-	s.nhdr = 3;
+	s.nhdr = n;
 	s.payload = payload;
 	s.date = date;
 	s.region = st->region;
@@ -2289,7 +2331,14 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	http_adds(&o, date);
 	http_adds(&o, "\r\nx-amz-content-sha256: ");
 	http_adds(&o, payload);
-	http_adds(&o, "\r\nAuthorization: ");
+	http_adds(&o, "\r\n");
+	for (i = 3; i < n; i++) {
+		http_adds(&o, h[i].name);
+		http_adds(&o, ": ");
+		http_adds(&o, h[i].value);
+		http_adds(&o, "\r\n");
+	}
+	http_adds(&o, "Authorization: ");
 	http_adds(&o, auth);
 	http_adds(&o, "\r\n");
 	memset(auth, 0, sizeof(auth));
@@ -2301,20 +2350,23 @@ static void
 http_xfer_request(struct http_xfer *x, int64_t now)
 {
 	struct http_req rq;
-	char fields[2 * CFG_LINE_MAX + 1024];
+	char fields[2 * CFG_LINE_MAX + 1024 + HTTP_LINE_MAX];
 	int head = x->want == HTTP_WAIT_HEAD;
+	int body = x->want == HTTP_WAIT_PUT;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.method = head ? "HEAD" : "PUT";
 	rq.host = x->st->hostfield;
 	rq.path = x->path;
-	rq.length = x->size;
+	/* a copy sends no body, and Content-Type and Content-Disposition
+	 * again: REPLACE drops the old ones */
+	rq.length = body ? x->size : 0;
 	rq.type = x->type;
 	rq.name = x->name;
 	rq.fields = x->st->auth;
 	if (x->st->kind == HTTP_KIND_S3) {
-		if (http_xfer_sign(x, rq.method, head ? http_empty_sha256 :
-		    x->payload, fields, sizeof(fields)) < 0) {
+		if (http_xfer_sign(x, rq.method, body ? x->payload :
+		    http_empty_sha256, fields, sizeof(fields)) < 0) {
 			http_xfer_fail(x, "%s: cannot sign the request",
 			    rq.method);
 			return;
@@ -2538,7 +2590,7 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	/* Over TLS the body is sent once flushed and no record waits in
 	 * the engine for the socket. */
 	sentall = x->reqoff == x->reqlen && x->iooff == x->iolen
-	    && (x->want == HTTP_WAIT_HEAD || x->sent == x->size)
+	    && (x->want != HTTP_WAIT_PUT || x->sent == x->size)
 	    && (x->c->tls == 0 || (x->flushed && !(br_ssl_engine_current_state(
 	    &x->c->tls->sc.eng) & BR_SSL_SENDREC)));
 	keep = sentall && !r->close && !x->extra;
@@ -2550,11 +2602,40 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	if (x->want == HTTP_WAIT_HEAD) {
 		/* RFC 9110 9.3.2: HEAD's Content-Length is the GET's */
 		if (r->status == 200 && r->has_length && r->length == x->size) {
-			http_why(x->why, sizeof(x->why), "exists, upload "
-			    "skipped");
+			if (!x->st->renew) {
+				http_why(x->why, sizeof(x->why), "exists, "
+				    "upload skipped");
+				http_xfer_finish(x, HTTP_XFER_DONE, keep);
+				return;
+			}
+			/* S3: renewed by a copy onto itself, which moves
+			 * the Last-Modified lifecycle rules count from */
+			x->want = HTTP_WAIT_COPY;
+		} else
+			x->want = HTTP_WAIT_PUT;
+		if (keep)
+			http_xfer_request(x, now);
+		else {
+			http_xfer_drop(x);
+			http_xfer_connect(x, now);
+		}
+		return;
+	}
+	if (x->want == HTTP_WAIT_COPY) {
+		/* A copy that fails once started still answers 200, with
+		 * an <Error> body: only a CopyObjectResult is success.
+		 * (AWS may send white space first while a long copy runs;
+		 * then we cannot see it, and the bytes are sent again.) */
+		if (r->status == 200 && sentall
+		    && strstr(r->errbody, "<CopyObjectResult") != 0) {
+			http_why(x->why, sizeof(x->why), "exists, renewed "
+			    "(copied onto itself)");
 			http_xfer_finish(x, HTTP_XFER_DONE, keep);
 			return;
 		}
+		/* Not renewed: a PUT of the bytes renews it as well. */
+		http_why(x->note, sizeof(x->note), "%d %s: %s", r->status,
+		    r->reason, r->errbody);
 		x->want = HTTP_WAIT_PUT;
 		if (keep)
 			http_xfer_request(x, now);
@@ -2571,7 +2652,11 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 			    "whole body was sent");
 			return;
 		}
-		http_why(x->why, sizeof(x->why), "stored");
+		if (*x->note)
+			http_why(x->why, sizeof(x->why), "stored again, the "
+			    "copy onto itself answered %s", x->note);
+		else
+			http_why(x->why, sizeof(x->why), "stored");
 		http_xfer_finish(x, HTTP_XFER_DONE, keep);
 		return;
 	}
@@ -2808,7 +2893,7 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 				n = 0;
 			if (n > 0)
 				br_ssl_engine_sendapp_ack(eng, n);
-			if (x->reqoff == x->reqlen && (x->want == HTTP_WAIT_HEAD
+			if (x->reqoff == x->reqlen && (x->want != HTTP_WAIT_PUT
 			    || x->sent == x->size)) {
 				br_ssl_engine_flush(eng, 0);
 				x->flushed = 1;
@@ -2861,7 +2946,9 @@ http_xfer_new(struct http_store *st, const struct http_object *obj,
 		x->name[0] = 0;
 	x->start = now;
 	x->end = now + st->timeout_ms;
-	x->want = HTTP_WAIT_HEAD;
+	/* Renewing on a web server is a PUT again: no need to ask first. */
+	x->want = st->renew && st->kind == HTTP_KIND_HTTP ? HTTP_WAIT_PUT :
+	    HTTP_WAIT_HEAD;
 	x->outcome = HTTP_XFER_RUNNING;
 	/* S3 signs the path as sent: send it in its canonical form */
 	n = snprintf(raw, sizeof(raw), "%s%s", st->base, obj->key);
@@ -2948,6 +3035,7 @@ http_xfer_event(struct http_xfer *x, const struct pollfd *pfd, int n,
 		break;
 	case HTTP_WAIT_HEAD:
 	case HTTP_WAIT_PUT:
+	case HTTP_WAIT_COPY:
 		http_xfer_pump(x, now);
 		break;
 	case HTTP_WAIT_NOTHING:
