@@ -11,7 +11,7 @@ FUZZ_SECONDS = 60
 
 SRCS	= detach.c proxy.c store.c sweep.c mime.c smtp.c http.c
 OBJS	= $(SRCS:.c=.o)
-UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_sweep
+UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_sweep t_san
 SHELL_TESTS = $(sort $(wildcard tests/*.test.sh))
 
 all: detach
@@ -56,6 +56,6 @@ demo: detach
 clean:
 	rm -rf detach *.o tests/bin tests/san tests/run.log demo-store \
 	    tests/fuzz/fuzz_mime tests/fuzz/fuzz_smtp tests/fuzz/fuzz_http \
-	    tests/fuzz/fuzz_cfg tests/fuzz/fuzz_sess
+	    tests/fuzz/fuzz_cfg tests/fuzz/fuzz_sess tests/fuzz/fuzz_san
 
 .PHONY: all check units fuzz demo clean

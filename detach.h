@@ -564,6 +564,11 @@ extern void smtp_dout_ack(struct smtp_sess *, size_t, int64_t);
 /* Addresses kept per store name. */
 #define HTTP_ADDR_MAX		8
 
+/* An end-entity certificate kept to match an IP address against its
+ * iPAddress names: real ones are 1 to 3 KiB; one with thousands of
+ * names may be refused. */
+#define HTTP_CERT_MAX		16384
+
 /* SigV4: headers signed, query parameters, path segments, and the
  * canonical request; ours sign three headers and no query. */
 #define S3_HDRS_MAX		32
@@ -677,6 +682,8 @@ struct http_req {
 };
 
 extern size_t http_req_build(char *, size_t, const struct http_req *);
+extern int http_san_ip_match(const unsigned char *, size_t,
+		    const unsigned char *, size_t);
 extern size_t http_disposition(char *, size_t, const char *);
 
 /* AWS Signature Version 4 (pure). */

@@ -21,6 +21,7 @@
  *	size_t	http_resp_feed(r, buf, len)
  *	int	http_resp_eof(r)
  *	size_t	http_req_build(buf, size, req)
+ *	int	http_san_ip_match(der, len, ip, iplen)
  *	size_t	s3_canonical_request(sign, buf, size)
  *	size_t	s3_string_to_sign(sign, creq, creqlen, buf, size)
  *	size_t	s3_authorization(sign, buf, size)
@@ -59,8 +60,15 @@
  *	byte, and driven by the caller's poll() loop through
  *	http_xfer_poll() and http_xfer_event(). TLS 1.2 goes through
  *	BearSSL's engine with its full client profile: the chain is checked
- *	against the trust store and the certificate against the host name;
- *	SNI is sent. There is no way to turn verification off. ECDHE AEAD
+ *	against the trust store and the certificate against the host name,
+ *	which is sent as SNI. A store given by IP address (any numeric form)
+ *	sends no SNI (RFC 6066 3) and is matched against the certificate's
+ *	iPAddress subjectAltNames only (RFC 5280 4.2.1.6, RFC 9525): BearSSL
+ *	checks dNSName alone, so its X.509 engine is wrapped to keep the
+ *	end-entity certificate (HTTP_CERT_MAX) and http_san_ip_match(), a
+ *	strict DER reader, looks for the address. A dNSName never names an
+ *	address, nor an iPAddress a name. There is no way to turn
+ *	verification off. ECDHE AEAD
  *	suites come first, AES-GCM before ChaCha20 when the CPU has AES-NI
  *	and PCLMUL (the body then moves faster). Records are
  *	pumped as the socket allows; the body is read from the spool
@@ -95,8 +103,6 @@
  *	(store_auth, the S3 secret key, signatures) never appear in it.
  *
  * BUGS
- *	The certificate is matched against DNS names only: an https store
- *	given by IP address fails the name check.
  *	A body delimited by the connection's close (no Content-Length, not
  *	chunked) is taken as complete when the connection closes, even
  *	without TLS close_notify; such bodies only feed error text.
@@ -1298,10 +1304,28 @@ struct http_url {
 	char	path[CFG_LINE_MAX];	/* begins with '/' */
 };
 
+/*
+ * For a store given by IP address: BearSSL's X.509 engine, wrapped. It
+ * checks the chain without a name (it matches dNSName only), while the
+ * wrapper keeps a copy of the end-entity certificate, the first of the
+ * chain, to match the address against its iPAddress names at the end.
+ */
+struct http_x509 {
+	const br_x509_class *vtable;	/* http_x509_vtable */
+	const br_x509_class **inner;	/* the minimal engine */
+	const unsigned char *ip;	/* 4 or 16 octets */
+	size_t	iplen;
+	uint32_t ncert;			/* certificates seen */
+	size_t	eelen;
+	int	eeover;			/* over HTTP_CERT_MAX */
+	unsigned char ee[HTTP_CERT_MAX];
+};
+
 /* A TLS connection's engine and its buffers (BR_SSL_BUFSIZE_BIDI). */
 struct http_tls {
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;
+	struct http_x509 ipx;		/* used for an address only */
 	unsigned char buf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -1316,6 +1340,8 @@ struct http_store {
 	int	tls;
 	char	hostfield[HTTP_HOST_MAX + 72];	/* Host: name[:port] */
 	char	tlsname[HTTP_HOST_MAX + 72];	/* SNI, certificate name */
+	unsigned char ip[16];		/* the host is this address */
+	size_t	iplen;			/* 4, 16, or 0 for a name */
 	char	base[2 * CFG_LINE_MAX];	/* path before the key */
 	char	copybase[72];		/* S3: what precedes path in a copy
 					 * source: "/bucket" or "" */
@@ -1914,6 +1940,43 @@ http_store_s3(struct http_store *st, const struct http_conf *conf,
 }
 
 /*
+ * http_ip_literal - is the host an IP address? Its octets, or len 0
+ *
+ * Any form getaddrinfo() takes as numeric (no name is looked up): such
+ * a host is matched against iPAddress names and gets no SNI (RFC 6066
+ * 3: literal addresses are not sent). -1 for an unusable numeric form.
+ */
+static int
+http_ip_literal(const char *host, unsigned char *ip, size_t *len)
+{
+	struct addrinfo hints, *res;
+	const struct sockaddr_in *in;
+	const struct sockaddr_in6 *in6;
+	int rc = 0;
+
+	*len = 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, 0, &hints, &res) != 0)
+		return (0);		/* a name */
+	if (res->ai_family == AF_INET
+	    && res->ai_addrlen >= sizeof(struct sockaddr_in)) {
+		in = (const struct sockaddr_in *)res->ai_addr;
+		memcpy(ip, &in->sin_addr, 4);
+		*len = 4;
+	} else if (res->ai_family == AF_INET6
+	    && res->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+		in6 = (const struct sockaddr_in6 *)res->ai_addr;
+		memcpy(ip, &in6->sin6_addr, 16);
+		*len = 16;
+	} else
+		rc = -1;
+	freeaddrinfo(res);
+	return (rc);
+}
+
+/*
  * http_store_new - a store from its configuration
  *
  * Parses, resolves the host name and loads the trust store. Returns
@@ -1955,6 +2018,10 @@ http_store_new(const struct http_conf *conf, char *why, size_t whylen)
 	    u.port, u.tls) < 0 || http_copy(st->tlsname, sizeof(st->tlsname),
 	    u.host) < 0) {
 		http_why(why, whylen, "%.100s: host name too long", u.host);
+		goto bad;
+	}
+	if (http_ip_literal(u.host, st->ip, &st->iplen) < 0) {
+		http_why(why, whylen, "%.100s: bad address", u.host);
 		goto bad;
 	}
 	if (http_resolve(st, u.host, u.port, why, whylen) < 0)
@@ -2390,6 +2457,241 @@ http_xfer_request(struct http_xfer *x, int64_t now)
 	http_xfer_pump(x, now);
 }
 
+/* ------------------------------------------------------------------ */
+/* iPAddress subjectAltName (RFC 5280 4.2.1.6), pure                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * http_der_next - take one DER TLV off the front of (*p, *n)
+ *
+ * Low tag numbers only (all the reader needs); definite lengths in
+ * their shortest form, of at most 4 octets, inside what is left.
+ * Returns the tag with the value in (*v, *vlen), or -1.
+ */
+static int
+http_der_next(const unsigned char **p, size_t *n, const unsigned char **v,
+    size_t *vlen)
+{
+	const unsigned char *s = *p;
+	size_t len, off = 2, k, i;
+	int tag;
+
+	if (*n < 2 || (s[0] & 0x1f) == 0x1f)
+		return (-1);
+	tag = s[0];
+	len = s[1];
+	if (len & 0x80) {
+		k = len & 0x7f;
+		/* 0x80 is BER's indefinite length: not DER */
+		if (k == 0 || k > 4 || *n - 2 < k || s[2] == 0)
+			return (-1);
+		for (len = 0, i = 0; i < k; i++)
+			len = len << 8 | s[2 + i];
+		if (len < 0x80)
+			return (-1);	/* the short form was due */
+		off += k;
+	}
+	if (len > *n - off)
+		return (-1);
+	*v = s + off;
+	*vlen = len;
+	*p = s + off + len;
+	*n -= off + len;
+	return (tag);
+}
+
+/*
+ * http_der_only - the value must be exactly one TLV of this tag
+ */
+static int
+http_der_only(const unsigned char **p, size_t *n, int tag)
+{
+	const unsigned char *v;
+	size_t vlen;
+
+	if (http_der_next(p, n, &v, &vlen) != tag || *n != 0)
+		return (-1);
+	*p = v;
+	*n = vlen;
+	return (0);
+}
+
+/*
+ * http_san_names - does a GeneralNames value hold the address?
+ *
+ * iPAddress is [7] IMPLICIT OCTET STRING: 4 octets for IPv4, 16 for
+ * IPv6 (RFC 5280 4.2.1.6); only one of the same length and octets
+ * matches. A dNSName never matches an address, whatever it spells.
+ * 1 yes, 0 no, -1 malformed.
+ */
+static int
+http_san_names(const unsigned char *p, size_t n, const unsigned char *ip,
+    size_t iplen)
+{
+	const unsigned char *v;
+	size_t vlen;
+	int tag, found = 0, names = 0;
+
+	if (http_der_only(&p, &n, 0x30) < 0)
+		return (-1);
+	while (n > 0) {
+		if ((tag = http_der_next(&p, &n, &v, &vlen)) < 0)
+			return (-1);
+		names++;
+		if (tag != 0x87)
+			continue;
+		if (vlen != 4 && vlen != 16)
+			return (-1);
+		if (vlen == iplen && memcmp(v, ip, iplen) == 0)
+			found = 1;
+	}
+	return (names == 0 ? -1 : found);	/* SIZE (1..MAX) */
+}
+
+/*
+ * http_san_ip_match - does a DER certificate name this address?
+ *
+ * Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ..., [3]
+ * EXPLICIT Extensions OPTIONAL }, ... }; among the extensions, the one
+ * subjectAltName (OID 2.5.29.17; two are malformed, RFC 5280 4.2).
+ * The subject's common name is never used (RFC 9525 6.3). Hostile
+ * input: every length is checked against what holds it, nothing is
+ * read past len. Returns 1 if an iPAddress name is the address, 0 if
+ * none is, -1 if the certificate cannot be read.
+ */
+int
+http_san_ip_match(const unsigned char *der, size_t len,
+    const unsigned char *ip, size_t iplen)
+{
+	static const unsigned char san_oid[] = {0x55, 0x1d, 0x11};
+	const unsigned char *p = der, *tbs, *v, *e, *oid, *val;
+	size_t n = len, tlen, vlen, elen, oidlen, vallen;
+	int tag, found = 0, seen = 0, sans = 0;
+
+	if ((iplen != 4 && iplen != 16) || http_der_only(&p, &n, 0x30) < 0
+	    || http_der_next(&p, &n, &tbs, &tlen) != 0x30)
+		return (-1);
+	while (tlen > 0) {
+		if ((tag = http_der_next(&tbs, &tlen, &v, &vlen)) < 0)
+			return (-1);
+		if (tag != 0xa3)
+			continue;
+		if (seen++)
+			return (-1);
+		if (http_der_only(&v, &vlen, 0x30) < 0)
+			return (-1);
+		while (vlen > 0) {
+			if (http_der_next(&v, &vlen, &e, &elen) != 0x30
+			    || http_der_next(&e, &elen, &oid, &oidlen) != 0x06)
+				return (-1);
+			/* critical BOOLEAN DEFAULT FALSE: in DER, only TRUE
+			 * is written */
+			if ((tag = http_der_next(&e, &elen, &val, &vallen))
+			    == 0x01) {
+				if (vallen != 1 || val[0] != 0xff)
+					return (-1);
+				tag = http_der_next(&e, &elen, &val, &vallen);
+			}
+			if (tag != 0x04 || elen != 0)
+				return (-1);
+			if (oidlen != sizeof(san_oid)
+			    || memcmp(oid, san_oid, oidlen) != 0)
+				continue;
+			if (sans++ > 0 || (found = http_san_names(val, vallen,
+			    ip, iplen)) < 0)
+				return (-1);	/* a second one, or bad */
+		}
+	}
+	return (found);
+}
+
+/* http_x509_start_chain - no name for the engine: we match the address */
+static void
+http_x509_start_chain(const br_x509_class **ctx, const char *name)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	(void)name;
+	w->ncert = 0;
+	w->eelen = 0;
+	w->eeover = 0;
+	(*w->inner)->start_chain(w->inner, 0);
+}
+
+/* http_x509_start_cert - the end-entity certificate comes first */
+static void
+http_x509_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	if (w->ncert == 0 && length > sizeof(w->ee))
+		w->eeover = 1;
+	(*w->inner)->start_cert(w->inner, length);
+}
+
+/* http_x509_append - certificate bytes: a copy of the first one's */
+static void
+http_x509_append(const br_x509_class **ctx, const unsigned char *buf,
+    size_t len)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	if (w->ncert == 0 && !w->eeover) {
+		if (len > sizeof(w->ee) - w->eelen)
+			w->eeover = 1;
+		else {
+			memcpy(w->ee + w->eelen, buf, len);
+			w->eelen += len;
+		}
+	}
+	(*w->inner)->append(w->inner, buf, len);
+}
+
+/* http_x509_end_cert - one certificate done */
+static void
+http_x509_end_cert(const br_x509_class **ctx)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	w->ncert++;
+	(*w->inner)->end_cert(w->inner);
+}
+
+/* http_x509_end_chain - the chain's verdict, then the address's */
+static unsigned
+http_x509_end_chain(const br_x509_class **ctx)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+	unsigned err;
+
+	if ((err = (*w->inner)->end_chain(w->inner)) != BR_ERR_OK)
+		return (err);
+	if (w->ncert == 0 || w->eeover || http_san_ip_match(w->ee, w->eelen,
+	    w->ip, w->iplen) != 1)
+		return (BR_ERR_X509_BAD_SERVER_NAME);
+	return (BR_ERR_OK);
+}
+
+/* http_x509_get_pkey - the end-entity key, from the engine */
+static const br_x509_pkey *
+http_x509_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	const struct http_x509 *w = (const struct http_x509 *)(const void *)
+	    ctx;
+
+	return ((*w->inner)->get_pkey(w->inner, usages));
+}
+
+static const br_x509_class http_x509_vtable = {
+	sizeof(struct http_x509),
+	http_x509_start_chain,
+	http_x509_start_cert,
+	http_x509_append,
+	http_x509_end_cert,
+	http_x509_end_chain,
+	http_x509_get_pkey,
+};
+
 /*
  * http_tls_suites - forward secret AEAD suites first, the fastest first
  *
@@ -2454,7 +2756,15 @@ http_xfer_ready(struct http_xfer *x, int64_t now)
 		if (st->has_session)
 			br_ssl_engine_set_session_parameters(&t->sc.eng,
 			    &st->session);
-		if (!br_ssl_client_reset(&t->sc, st->tlsname,
+		if (st->iplen) {
+			t->ipx.vtable = &http_x509_vtable;
+			t->ipx.inner = &t->xc.vtable;
+			t->ipx.ip = st->ip;
+			t->ipx.iplen = st->iplen;
+			br_ssl_engine_set_x509(&t->sc.eng, &t->ipx.vtable);
+		}
+		/* an address is matched by the wrapper, and sent as no SNI */
+		if (!br_ssl_client_reset(&t->sc, st->iplen ? 0 : st->tlsname,
 		    st->has_session)) {
 			http_xfer_fail(x, "TLS: cannot start (error %d)",
 			    br_ssl_engine_last_error(&t->sc.eng));
