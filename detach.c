@@ -6,7 +6,7 @@
  *	detach -p [-c file]		pipe filter: stdin to stdout
  *	detach -t [-c file]		check the configuration
  *	detach -n [-c file]		print the settings in effect
- *	detach -x [-c file]		sweep expired objects from a dir store
+ *	detach -x [-c file]		delete expired objects (dir store)
  *	detach -V | -h
  * DESCRIPTION
  *	This file holds main(), the configuration (Postfix-style "key =
@@ -1035,7 +1035,7 @@ usage(FILE *fp)
 	    "       detach -p [-c file]     filter one message, stdin to stdout\n"
 	    "       detach -t [-c file]     check the configuration\n"
 	    "       detach -n [-c file]     print the settings in effect\n"
-	    "       detach -x [-c file]     delete expired objects (dir store)\n"
+	    "       detach -x [-c file]     delete expired objects, dir store\n"
 	    "       detach -V               print the version\n"
 	    "       detach -h               print this help\n"
 	    "The configuration file defaults to " DETACH_CONFIG ".\n");

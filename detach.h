@@ -291,7 +291,7 @@ extern void msg_free(struct msg *);
 struct sweep_stats {
 	uint64_t deleted;		/* objects deleted */
 	uint64_t bytes;			/* their bytes */
-	uint64_t kept;			/* objects not yet due, or renewed */
+	uint64_t kept;			/* not yet due, or renewed */
 	int	errors;			/* failures, each logged */
 };
 

@@ -1343,7 +1343,7 @@ struct http_store {
 	unsigned char ip[16];		/* the host is this address */
 	size_t	iplen;			/* 4, 16, or 0 for a name */
 	char	base[2 * CFG_LINE_MAX];	/* path before the key */
-	char	copybase[72];		/* S3: what precedes path in a copy
+	char	copybase[72];		/* S3: before the path in a copy
 					 * source: "/bucket" or "" */
 	int	renew;			/* renew existing objects */
 	char	auth[2 * CFG_LINE_MAX];	/* store_auth field lines */
@@ -2055,7 +2055,7 @@ enum http_wait {
 	HTTP_WAIT_CONNECT,		/* a non-blocking connect() */
 	HTTP_WAIT_HEAD,			/* the HEAD exchange (and handshake) */
 	HTTP_WAIT_PUT,			/* the PUT exchange (and handshake) */
-	HTTP_WAIT_COPY,			/* S3 renewal: a copy onto itself */
+	HTTP_WAIT_COPY,			/* S3 renewal: copy onto itself */
 	HTTP_WAIT_NOTHING,		/* done or failed */
 };
 

@@ -122,7 +122,7 @@ sweep_object(int kfd, const char *key, const char *name, uint64_t expire_s,
 		sweep_test_hook(0, kfd, name);
 	if (renameat(kfd, name, kfd, aside) < 0) {
 		if (errno == ENOENT)
-			return (0);	/* deleted or moved by someone else */
+			return (0);	/* gone: someone else's doing */
 		log_warn("rename %s/%s: %s", key, name, strerror(errno));
 		return (-1);
 	}
