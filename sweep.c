@@ -130,6 +130,9 @@ sweep_object(int kfd, const char *key, const char *name, uint64_t expire_s,
 		sweep_test_hook(1, kfd, name);
 	if (fstatat(kfd, aside, st, AT_SYMLINK_NOFOLLOW) < 0) {
 		log_warn("stat %s/%s: %s", key, aside, strerror(errno));
+		/* in doubt, keep it: back under its name */
+		if (linkat(kfd, aside, kfd, name, 0) == 0 || errno == EEXIST)
+			(void)unlinkat(kfd, aside, 0);
 		return (-1);
 	}
 	if (S_ISREG(st->st_mode) && sweep_due(st, expire_s, now)) {
