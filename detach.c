@@ -6,6 +6,7 @@
  *	detach -p [-c file]		pipe filter: stdin to stdout
  *	detach -t [-c file]		check the configuration
  *	detach -n [-c file]		print the settings in effect
+ *	detach -x [-c file]		delete expired objects (dir store)
  *	detach -V | -h
  * DESCRIPTION
  *	This file holds main(), the configuration (Postfix-style "key =
@@ -29,6 +30,12 @@
  *	on_store_failure = tempfail (or when the message could not even be
  *	spooled), 64 on a usage error, 78 on a configuration error, 74 when
  *	standard output fails. Errors go to stderr, one line each.
+ *
+ *	detach -x prints one line per object deleted and a summary, and
+ *	exits 0; also, saying so, when expire = 0 (nothing expires). It
+ *	exits 78 for a store that is not a dir store (expiry there is the
+ *	bucket's lifecycle rule or the web server's business), and 74 when
+ *	the store cannot be read or an object could not be deleted.
  * BUGS
  *	Configuration values cannot contain a '#' at the start of a line.
  */
@@ -1006,6 +1013,43 @@ pipe_run(const struct cfg *cfg)
 }
 
 /* ------------------------------------------------------------------ */
+/* Sweep                                                               */
+/* ------------------------------------------------------------------ */
+
+/* sweep_run - detach -x: expired objects out of a dir store */
+
+static int
+sweep_run(const struct cfg *cfg)
+{
+	struct sweep_stats s;
+	struct timespec ts;
+
+	if (cfg->store_kind != CFG_STORE_DIR) {
+		fprintf(stderr, "detach -x sweeps dir stores only; for %.200s "
+		    "the expiry is the bucket's lifecycle rule (s3) or the web "
+		    "server's (http), set to match expire (see README)\n",
+		    cfg->store);
+		return (DETACH_EX_CONFIG);
+	}
+	if (cfg->expire_s == 0) {
+		printf("expire = 0: objects never expire, nothing to sweep\n");
+		return (DETACH_EX_OK);
+	}
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		log_fatal(DETACH_EX_OSERR, "clock_gettime: %s",
+		    strerror(errno));
+	if (sweep_dir(cfg->store + 4, cfg->expire_s, ts.tv_sec, &s) < 0)
+		return (DETACH_EX_IOERR);
+	printf("swept %s: deleted %llu objects, %llu bytes; kept %llu%s\n",
+	    cfg->store + 4, (unsigned long long)s.deleted,
+	    (unsigned long long)s.bytes, (unsigned long long)s.kept,
+	    s.errors ? "; errors logged" : "");
+	if (fflush(stdout) == EOF)
+		return (DETACH_EX_IOERR);
+	return (s.errors ? DETACH_EX_IOERR : DETACH_EX_OK);
+}
+
+/* ------------------------------------------------------------------ */
 /* main                                                                */
 /* ------------------------------------------------------------------ */
 
@@ -1019,6 +1063,7 @@ usage(FILE *fp)
 	    "       detach -p [-c file]     filter one message, stdin to stdout\n"
 	    "       detach -t [-c file]     check the configuration\n"
 	    "       detach -n [-c file]     print the settings in effect\n"
+	    "       detach -x [-c file]     delete expired objects, dir store\n"
 	    "       detach -V               print the version\n"
 	    "       detach -h               print this help\n"
 	    "The configuration file defaults to " DETACH_CONFIG ".\n");
@@ -1033,7 +1078,7 @@ main(int argc, char **argv)
 	char	why[CFG_LINE_MAX + 256];
 	int	c, mode = 0;
 
-	while ((c = getopt(argc, argv, "c:ptnVh")) != -1) {
+	while ((c = getopt(argc, argv, "c:ptnxVh")) != -1) {
 		switch (c) {
 		case 'c':
 			file = optarg;
@@ -1041,6 +1086,7 @@ main(int argc, char **argv)
 		case 'p':
 		case 't':
 		case 'n':
+		case 'x':
 			if (mode && mode != c) {
 				usage(stderr);
 				return (DETACH_EX_USAGE);
@@ -1066,7 +1112,7 @@ main(int argc, char **argv)
 	if (file == 0)
 		file = DETACH_CONFIG;
 	if (cfg_load(&cfg, file, mode != 'n', why, sizeof(why)) < 0) {
-		if (mode == 't' || mode == 'n') {
+		if (mode == 't' || mode == 'n' || mode == 'x') {
 			fprintf(stderr, "%s\n", why);
 			return (DETACH_EX_CONFIG);
 		}
@@ -1088,6 +1134,8 @@ main(int argc, char **argv)
 	case 'p':
 		log_quiet = 1;
 		return (pipe_run(&cfg));
+	case 'x':
+		return (sweep_run(&cfg));
 	default:
 		if (cfg.log_syslog) {
 			openlog("detach", LOG_PID | LOG_NDELAY, LOG_MAIL);

@@ -4,6 +4,7 @@
  * Every limit is a named constant here, with its reason. Modules:
  *	detach.c	main, configuration, logs, signals, the poll() loop, glue
  *	store.c		message jobs: spool, object keys, the dir store, splicing
+ *	sweep.c		detach -x: expired objects out of a dir store
  *	mime.c		MIME scanner, decoders, link part (no I/O)
  *	b64.c		base64 block decoders (SIMD) under mime.c's decoder
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
@@ -72,6 +73,16 @@
 /* A dir store's spool starts its writeback every this many bytes, so
  * the fsync before the link goes out waits for the tail only. */
 #define STORE_WRITEBACK_CHUNK	(1 << 20)
+
+/* Times a dir store makes a key directory again when a sweep removed
+ * it, empty, between the mkdir and the rename into it; each further
+ * time needs another sweep to find it empty in that instant. */
+#define STORE_MKDIR_TRIES	3
+
+/* detach -x deletes an object this long after expire has passed since
+ * its time: the notice may give the date alone, read in any time zone,
+ * and the link is written a little after the object's time is set. */
+#define SWEEP_GRACE_S		86400
 
 /* A configuration line; longer ones are an error. */
 #define CFG_LINE_MAX		1024
@@ -332,6 +343,23 @@ struct store_stats {
 extern const struct store_stats *store_stats(void);
 
 /* ------------------------------------------------------------------ */
+/* sweep.c: detach -x, expired objects out of a dir store              */
+/* ------------------------------------------------------------------ */
+
+struct sweep_stats {
+	uint64_t deleted;		/* objects deleted */
+	uint64_t bytes;			/* their bytes */
+	uint64_t kept;			/* not yet due, or renewed */
+	int	errors;			/* failures, each logged */
+};
+
+extern int sweep_dir(const char *, uint64_t, int64_t, struct sweep_stats *);
+
+/* A test's look into the sweep between its steps: point 0 after an
+ * object was found due, 1 after it was moved aside. */
+extern void (*sweep_test_hook)(int, int, const char *);
+
+/* ------------------------------------------------------------------ */
 /* proxy.c: the before-queue proxy, its listeners and poll() loop      */
 /* ------------------------------------------------------------------ */
 
@@ -579,9 +607,10 @@ extern const struct smtp_stats *smtp_stats(void);
 #define HTTP_HOST_MAX		256
 
 /* Our request head: request line with prefix and key, fields, SigV4
- * Authorization, Content-Disposition with a name encoded twice. */
-#define HTTP_REQ_MAX		(4 * CFG_LINE_MAX + 6 * MIME_NAME_MAX \
-				    + 2 * STORE_KEY_MAX)
+ * Authorization, Content-Disposition with a name encoded twice; an S3
+ * copy's x-amz-copy-source repeats bucket, prefix and key. */
+#define HTTP_REQ_MAX		(6 * CFG_LINE_MAX + 6 * MIME_NAME_MAX \
+				    + 3 * STORE_KEY_MAX)
 
 /* Spool bytes read per write for plain http; TLS uses the engine's
  * own record buffer (BR_SSL_BUFSIZE_BIDI). */
@@ -611,6 +640,11 @@ extern const struct smtp_stats *smtp_stats(void);
 
 /* Addresses kept per store name. */
 #define HTTP_ADDR_MAX		8
+
+/* An end-entity certificate kept to match an IP address against its
+ * iPAddress names: real ones are 1 to 3 KiB; one with thousands of
+ * names may be refused. */
+#define HTTP_CERT_MAX		16384
 
 /* SigV4: headers signed, query parameters, path segments, and the
  * canonical request; ours sign three headers and no query. */
@@ -725,6 +759,8 @@ struct http_req {
 };
 
 extern size_t http_req_build(char *, size_t, const struct http_req *);
+extern int http_san_ip_match(const unsigned char *, size_t,
+		    const unsigned char *, size_t);
 extern size_t http_disposition(char *, size_t, const char *);
 
 /* AWS Signature Version 4 (pure). */

@@ -23,6 +23,7 @@
  *	size_t	http_resp_feed(r, buf, len)
  *	int	http_resp_eof(r)
  *	size_t	http_req_build(buf, size, req)
+ *	int	http_san_ip_match(der, len, ip, iplen)
  *	size_t	s3_canonical_request(sign, buf, size)
  *	size_t	s3_string_to_sign(sign, creq, creqlen, buf, size)
  *	size_t	s3_authorization(sign, buf, size)
@@ -37,7 +38,17 @@
  *
  *	An upload (http_xfer) first sends HEAD for the key: 200 with the
  *	object's Content-Length means the object is there, and the upload
- *	is skipped. Otherwise it PUTs the spool file's bytes with
+ *	is skipped. When the store renews objects (http_conf.expire_s set),
+ *	an object that is there must be made new, so that the store's own
+ *	expiry counts from now: an http(s) store gets the PUT without the
+ *	HEAD; an S3 store gets, after the HEAD, a copy of the object onto
+ *	itself (PUT with x-amz-copy-source naming the same bucket and key,
+ *	x-amz-metadata-directive: REPLACE, Content-Type and
+ *	Content-Disposition again, no body), which moves its Last-Modified.
+ *	Only a 200 whose body holds a CopyObjectResult is a renewal (a copy
+ *	that fails once started answers 200 with an <Error>); anything else
+ *	and the bytes are PUT again. Otherwise it PUTs the spool file's
+ *	bytes with
  *	Content-Length, Content-Type and Content-Disposition: attachment
  *	with the RFC 6266/5987 file name. 200, 201 and 204 are success,
  *	once the whole body is sent; an error answered early ends the PUT.
@@ -51,8 +62,15 @@
  *	byte, and driven by the caller's poll() loop through
  *	http_xfer_poll() and http_xfer_event(). TLS 1.2 goes through
  *	BearSSL's engine with its full client profile: the chain is checked
- *	against the trust store and the certificate against the host name;
- *	SNI is sent. There is no way to turn verification off. ECDHE AEAD
+ *	against the trust store and the certificate against the host name,
+ *	which is sent as SNI. A store given by IP address (any numeric form)
+ *	sends no SNI (RFC 6066 3) and is matched against the certificate's
+ *	iPAddress subjectAltNames only (RFC 5280 4.2.1.6, RFC 9525): BearSSL
+ *	checks dNSName alone, so its X.509 engine is wrapped to keep the
+ *	end-entity certificate (HTTP_CERT_MAX) and http_san_ip_match(), a
+ *	strict DER reader, looks for the address. A dNSName never names an
+ *	address, nor an iPAddress a name. There is no way to turn
+ *	verification off. ECDHE AEAD
  *	suites come first, AES-GCM before ChaCha20 when the CPU has AES-NI
  *	and PCLMUL (the body then moves faster). Records are
  *	pumped as the socket allows; the body is read from the spool
@@ -85,14 +103,14 @@
  *
  * DIAGNOSTICS
  *	Nothing is logged here; http_xfer_why() gives one line for the
- *	caller's log: "stored", "exists, upload skipped", or the method,
+ *	caller's log: "stored", "exists, upload skipped", "exists, renewed
+ *	(copied onto itself)", "stored again, the copy onto itself answered
+ *	..." (the copy's status and body), or the method,
  *	URL and cause ("PUT https://host/k: 503 Service Unavailable:
  *	<start of body>", "certificate not trusted", a timeout). Secrets
  *	(store_auth, the S3 secret key, signatures) never appear in it.
  *
  * BUGS
- *	The certificate is matched against DNS names only: an https store
- *	given by IP address fails the name check.
  *	A body delimited by the connection's close (no Content-Length, not
  *	chunked) is taken as complete when the connection closes, even
  *	without TLS close_notify; such bodies only feed error text.
@@ -1294,10 +1312,28 @@ struct http_url {
 	char	path[CFG_LINE_MAX];	/* begins with '/' */
 };
 
+/*
+ * For a store given by IP address: BearSSL's X.509 engine, wrapped. It
+ * checks the chain without a name (it matches dNSName only), while the
+ * wrapper keeps a copy of the end-entity certificate, the first of the
+ * chain, to match the address against its iPAddress names at the end.
+ */
+struct http_x509 {
+	const br_x509_class *vtable;	/* http_x509_vtable */
+	const br_x509_class **inner;	/* the minimal engine */
+	const unsigned char *ip;	/* 4 or 16 octets */
+	size_t	iplen;
+	uint32_t ncert;			/* certificates seen */
+	size_t	eelen;
+	int	eeover;			/* over HTTP_CERT_MAX */
+	unsigned char ee[HTTP_CERT_MAX];
+};
+
 /* A TLS connection's engine and its buffers (BR_SSL_BUFSIZE_BIDI). */
 struct http_tls {
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;
+	struct http_x509 ipx;		/* used for an address only */
 	unsigned char buf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -1312,7 +1348,12 @@ struct http_store {
 	int	tls;
 	char	hostfield[HTTP_HOST_MAX + 72];	/* Host: name[:port] */
 	char	tlsname[HTTP_HOST_MAX + 72];	/* SNI, certificate name */
+	unsigned char ip[16];		/* the host is this address */
+	size_t	iplen;			/* 4, 16, or 0 for a name */
 	char	base[2 * CFG_LINE_MAX];	/* path before the key */
+	char	copybase[72];		/* S3: before the path in a copy
+					 * source: "/bucket" or "" */
+	int	renew;			/* renew existing objects */
 	char	auth[2 * CFG_LINE_MAX];	/* store_auth field lines */
 	char	region[64];
 	char	access[256];
@@ -1888,6 +1929,7 @@ http_store_s3(struct http_store *st, const struct http_conf *conf,
 		http_adds(&o, bucket);
 		http_addc(&o, '/');
 	} else {
+		snprintf(st->copybase, sizeof(st->copybase), "/%s", bucket);
 		/* virtual host: the bucket names the host */
 		if (strlen(bucket) + 1 + strlen(u->host) >= sizeof(u->host)) {
 			http_why(why, whylen, "s3 store: host name too long");
@@ -1903,6 +1945,43 @@ http_store_s3(struct http_store *st, const struct http_conf *conf,
 		http_addc(&o, '/');
 	}
 	return (o.over ? -1 : 0);
+}
+
+/*
+ * http_ip_literal - is the host an IP address? Its octets, or len 0
+ *
+ * Any form getaddrinfo() takes as numeric (no name is looked up): such
+ * a host is matched against iPAddress names and gets no SNI (RFC 6066
+ * 3: literal addresses are not sent). -1 for an unusable numeric form.
+ */
+static int
+http_ip_literal(const char *host, unsigned char *ip, size_t *len)
+{
+	struct addrinfo hints, *res;
+	const struct sockaddr_in *in;
+	const struct sockaddr_in6 *in6;
+	int rc = 0;
+
+	*len = 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_NUMERICHOST;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, 0, &hints, &res) != 0)
+		return (0);		/* a name */
+	if (res->ai_family == AF_INET
+	    && res->ai_addrlen >= sizeof(struct sockaddr_in)) {
+		in = (const struct sockaddr_in *)res->ai_addr;
+		memcpy(ip, &in->sin_addr, 4);
+		*len = 4;
+	} else if (res->ai_family == AF_INET6
+	    && res->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+		in6 = (const struct sockaddr_in6 *)res->ai_addr;
+		memcpy(ip, &in6->sin6_addr, 16);
+		*len = 16;
+	} else
+		rc = -1;
+	freeaddrinfo(res);
+	return (rc);
 }
 
 /*
@@ -1925,6 +2004,7 @@ http_store_new(const struct http_conf *conf, char *why, size_t whylen)
 	}
 	st->timeout_ms = conf->upload_timeout_ms > 0 ?
 	    conf->upload_timeout_ms : 60000;
+	st->renew = conf->expire_s != 0;
 	if (strncmp(conf->store, "s3://", 5) == 0) {
 		st->kind = HTTP_KIND_S3;
 		if (http_store_s3(st, conf, &u, why, whylen) < 0)
@@ -1946,6 +2026,10 @@ http_store_new(const struct http_conf *conf, char *why, size_t whylen)
 	    u.port, u.tls) < 0 || http_copy(st->tlsname, sizeof(st->tlsname),
 	    u.host) < 0) {
 		http_why(why, whylen, "%.100s: host name too long", u.host);
+		goto bad;
+	}
+	if (http_ip_literal(u.host, st->ip, &st->iplen) < 0) {
+		http_why(why, whylen, "%.100s: bad address", u.host);
 		goto bad;
 	}
 	if (http_resolve(st, u.host, u.port, why, whylen) < 0)
@@ -1979,6 +2063,7 @@ enum http_wait {
 	HTTP_WAIT_CONNECT,		/* a non-blocking connect() */
 	HTTP_WAIT_HEAD,			/* the HEAD exchange (and handshake) */
 	HTTP_WAIT_PUT,			/* the PUT exchange (and handshake) */
+	HTTP_WAIT_COPY,			/* S3 renewal: copy onto itself */
 	HTTP_WAIT_NOTHING,		/* done or failed */
 };
 
@@ -2012,7 +2097,9 @@ struct http_xfer {
 	size_t	iooff;
 	struct http_resp resp;
 	char	why[HTTP_WHY_MAX];
-	int	found;			/* HEAD found the object */
+	int	found;			/* the object was there already */
+	char	note[HTTP_REASON_MAX + HTTP_ERRBODY_MAX + 16];	/* a
+					 * failed copy's answer */
 };
 
 /* Counters since the start, for http_stats(). */
@@ -2044,6 +2131,8 @@ http_wait_name(enum http_wait w)
 		return ("HEAD response");
 	case HTTP_WAIT_PUT:
 		return ("PUT response");
+	case HTTP_WAIT_COPY:
+		return ("copy response");
 	case HTTP_WAIT_NOTHING:
 		return ("nothing");
 	default:
@@ -2081,7 +2170,8 @@ http_xfer_enter(struct http_xfer *x, enum http_wait w)
 static const char *
 http_xfer_method(const struct http_xfer *x)
 {
-	return (x->want == HTTP_WAIT_HEAD ? "HEAD" : "PUT");
+	return (x->want == HTTP_WAIT_HEAD ? "HEAD" : x->want ==
+	    HTTP_WAIT_COPY ? "PUT (copy)" : "PUT");
 }
 
 /* http_pool_put - keep an idle connection for the next transfer */
@@ -2274,19 +2364,25 @@ http_spool_read(int fd, void *buf, size_t len, uint64_t off)
 
 /* ---- end of descriptor functions ---- */
 
-/* http_xfer_sign - S3 fields for the request in flight */
+/*
+ * http_xfer_sign - S3 fields for the request in flight
+ *
+ * A copy's x-amz-copy-source and x-amz-metadata-directive are signed
+ * and sent too, as every x-amz-* header must be.
+ */
 static int
 http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
     char *fields, size_t size)
 {
 	struct http_store *st = x->st;
-	struct s3_hdr h[3];
+	struct s3_hdr h[5];
+	char src[sizeof(st->copybase) + HTTP_LINE_MAX];
 	struct s3_sign s;
 	char date[32], auth[1024];
 	struct http_out o;
 	struct tm tm;
 	time_t now = time(0);
-	int i;
+	int i, n;
 
 	if (gmtime_r(&now, &tm) == 0
 	    || strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm) == 0)
@@ -2297,7 +2393,20 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	h[1].value = payload;
 	h[2].name = "x-amz-date";
 	h[2].value = date;
-	for (i = 0; i < 3; i++) {
+	n = 3;
+	if (x->want == HTTP_WAIT_COPY) {
+		/* the source is this very object: bucket, key, URL-encoded
+		 * as the request path is */
+		if (snprintf(src, sizeof(src), "%s%s", st->copybase, x->path)
+		    >= (int)sizeof(src))
+			return (-1);
+		h[3].name = "x-amz-copy-source";
+		h[3].value = src;
+		h[4].name = "x-amz-metadata-directive";
+		h[4].value = "REPLACE";
+		n = 5;
+	}
+	for (i = 0; i < n; i++) {
 		h[i].namelen = strlen(h[i].name);
 		h[i].valuelen = strlen(h[i].value);
 	}
@@ -2306,7 +2415,7 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	s.path = x->path;
 	s.pathlen = strlen(x->path);
 	s.hdr = h;
-	s.nhdr = 3;
+	s.nhdr = n;
 	s.payload = payload;
 	s.date = date;
 	s.region = st->region;
@@ -2320,7 +2429,14 @@ http_xfer_sign(struct http_xfer *x, const char *method, const char *payload,
 	http_adds(&o, date);
 	http_adds(&o, "\r\nx-amz-content-sha256: ");
 	http_adds(&o, payload);
-	http_adds(&o, "\r\nAuthorization: ");
+	http_adds(&o, "\r\n");
+	for (i = 3; i < n; i++) {
+		http_adds(&o, h[i].name);
+		http_adds(&o, ": ");
+		http_adds(&o, h[i].value);
+		http_adds(&o, "\r\n");
+	}
+	http_adds(&o, "Authorization: ");
 	http_adds(&o, auth);
 	http_adds(&o, "\r\n");
 	memset(auth, 0, sizeof(auth));
@@ -2332,20 +2448,23 @@ static void
 http_xfer_request(struct http_xfer *x, int64_t now)
 {
 	struct http_req rq;
-	char fields[2 * CFG_LINE_MAX + 1024];
+	char fields[2 * CFG_LINE_MAX + 1024 + HTTP_LINE_MAX];
 	int head = x->want == HTTP_WAIT_HEAD;
+	int body = x->want == HTTP_WAIT_PUT;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.method = head ? "HEAD" : "PUT";
 	rq.host = x->st->hostfield;
 	rq.path = x->path;
-	rq.length = x->size;
+	/* a copy sends no body, and Content-Type and Content-Disposition
+	 * again: REPLACE drops the old ones */
+	rq.length = body ? x->size : 0;
 	rq.type = x->type;
 	rq.name = x->name;
 	rq.fields = x->st->auth;
 	if (x->st->kind == HTTP_KIND_S3) {
-		if (http_xfer_sign(x, rq.method, head ? http_empty_sha256 :
-		    x->payload, fields, sizeof(fields)) < 0) {
+		if (http_xfer_sign(x, rq.method, body ? x->payload :
+		    http_empty_sha256, fields, sizeof(fields)) < 0) {
 			http_xfer_fail(x, "%s: cannot sign the request",
 			    rq.method);
 			return;
@@ -2368,6 +2487,241 @@ http_xfer_request(struct http_xfer *x, int64_t now)
 	http_xfer_enter(x, x->want);
 	http_xfer_pump(x, now);
 }
+
+/* ------------------------------------------------------------------ */
+/* iPAddress subjectAltName (RFC 5280 4.2.1.6), pure                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * http_der_next - take one DER TLV off the front of (*p, *n)
+ *
+ * Low tag numbers only (all the reader needs); definite lengths in
+ * their shortest form, of at most 4 octets, inside what is left.
+ * Returns the tag with the value in (*v, *vlen), or -1.
+ */
+static int
+http_der_next(const unsigned char **p, size_t *n, const unsigned char **v,
+    size_t *vlen)
+{
+	const unsigned char *s = *p;
+	size_t len, off = 2, k, i;
+	int tag;
+
+	if (*n < 2 || (s[0] & 0x1f) == 0x1f)
+		return (-1);
+	tag = s[0];
+	len = s[1];
+	if (len & 0x80) {
+		k = len & 0x7f;
+		/* 0x80 is BER's indefinite length: not DER */
+		if (k == 0 || k > 4 || *n - 2 < k || s[2] == 0)
+			return (-1);
+		for (len = 0, i = 0; i < k; i++)
+			len = len << 8 | s[2 + i];
+		if (len < 0x80)
+			return (-1);	/* the short form was due */
+		off += k;
+	}
+	if (len > *n - off)
+		return (-1);
+	*v = s + off;
+	*vlen = len;
+	*p = s + off + len;
+	*n -= off + len;
+	return (tag);
+}
+
+/*
+ * http_der_only - the value must be exactly one TLV of this tag
+ */
+static int
+http_der_only(const unsigned char **p, size_t *n, int tag)
+{
+	const unsigned char *v;
+	size_t vlen;
+
+	if (http_der_next(p, n, &v, &vlen) != tag || *n != 0)
+		return (-1);
+	*p = v;
+	*n = vlen;
+	return (0);
+}
+
+/*
+ * http_san_names - does a GeneralNames value hold the address?
+ *
+ * iPAddress is [7] IMPLICIT OCTET STRING: 4 octets for IPv4, 16 for
+ * IPv6 (RFC 5280 4.2.1.6); only one of the same length and octets
+ * matches. A dNSName never matches an address, whatever it spells.
+ * 1 yes, 0 no, -1 malformed.
+ */
+static int
+http_san_names(const unsigned char *p, size_t n, const unsigned char *ip,
+    size_t iplen)
+{
+	const unsigned char *v;
+	size_t vlen;
+	int tag, found = 0, names = 0;
+
+	if (http_der_only(&p, &n, 0x30) < 0)
+		return (-1);
+	while (n > 0) {
+		if ((tag = http_der_next(&p, &n, &v, &vlen)) < 0)
+			return (-1);
+		names++;
+		if (tag != 0x87)
+			continue;
+		if (vlen != 4 && vlen != 16)
+			return (-1);
+		if (vlen == iplen && memcmp(v, ip, iplen) == 0)
+			found = 1;
+	}
+	return (names == 0 ? -1 : found);	/* SIZE (1..MAX) */
+}
+
+/*
+ * http_san_ip_match - does a DER certificate name this address?
+ *
+ * Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ..., [3]
+ * EXPLICIT Extensions OPTIONAL }, ... }; among the extensions, the one
+ * subjectAltName (OID 2.5.29.17; two are malformed, RFC 5280 4.2).
+ * The subject's common name is never used (RFC 9525 6.3). Hostile
+ * input: every length is checked against what holds it, nothing is
+ * read past len. Returns 1 if an iPAddress name is the address, 0 if
+ * none is, -1 if the certificate cannot be read.
+ */
+int
+http_san_ip_match(const unsigned char *der, size_t len,
+    const unsigned char *ip, size_t iplen)
+{
+	static const unsigned char san_oid[] = {0x55, 0x1d, 0x11};
+	const unsigned char *p = der, *tbs, *v, *e, *oid, *val;
+	size_t n = len, tlen, vlen, elen, oidlen, vallen;
+	int tag, found = 0, seen = 0, sans = 0;
+
+	if ((iplen != 4 && iplen != 16) || http_der_only(&p, &n, 0x30) < 0
+	    || http_der_next(&p, &n, &tbs, &tlen) != 0x30)
+		return (-1);
+	while (tlen > 0) {
+		if ((tag = http_der_next(&tbs, &tlen, &v, &vlen)) < 0)
+			return (-1);
+		if (tag != 0xa3)
+			continue;
+		if (seen++)
+			return (-1);
+		if (http_der_only(&v, &vlen, 0x30) < 0)
+			return (-1);
+		while (vlen > 0) {
+			if (http_der_next(&v, &vlen, &e, &elen) != 0x30
+			    || http_der_next(&e, &elen, &oid, &oidlen) != 0x06)
+				return (-1);
+			/* critical BOOLEAN DEFAULT FALSE: in DER, only TRUE
+			 * is written */
+			if ((tag = http_der_next(&e, &elen, &val, &vallen))
+			    == 0x01) {
+				if (vallen != 1 || val[0] != 0xff)
+					return (-1);
+				tag = http_der_next(&e, &elen, &val, &vallen);
+			}
+			if (tag != 0x04 || elen != 0)
+				return (-1);
+			if (oidlen != sizeof(san_oid)
+			    || memcmp(oid, san_oid, oidlen) != 0)
+				continue;
+			if (sans++ > 0 || (found = http_san_names(val, vallen,
+			    ip, iplen)) < 0)
+				return (-1);	/* a second one, or bad */
+		}
+	}
+	return (found);
+}
+
+/* http_x509_start_chain - no name for the engine: we match the address */
+static void
+http_x509_start_chain(const br_x509_class **ctx, const char *name)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	(void)name;
+	w->ncert = 0;
+	w->eelen = 0;
+	w->eeover = 0;
+	(*w->inner)->start_chain(w->inner, 0);
+}
+
+/* http_x509_start_cert - the end-entity certificate comes first */
+static void
+http_x509_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	if (w->ncert == 0 && length > sizeof(w->ee))
+		w->eeover = 1;
+	(*w->inner)->start_cert(w->inner, length);
+}
+
+/* http_x509_append - certificate bytes: a copy of the first one's */
+static void
+http_x509_append(const br_x509_class **ctx, const unsigned char *buf,
+    size_t len)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	if (w->ncert == 0 && !w->eeover) {
+		if (len > sizeof(w->ee) - w->eelen)
+			w->eeover = 1;
+		else {
+			memcpy(w->ee + w->eelen, buf, len);
+			w->eelen += len;
+		}
+	}
+	(*w->inner)->append(w->inner, buf, len);
+}
+
+/* http_x509_end_cert - one certificate done */
+static void
+http_x509_end_cert(const br_x509_class **ctx)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+
+	w->ncert++;
+	(*w->inner)->end_cert(w->inner);
+}
+
+/* http_x509_end_chain - the chain's verdict, then the address's */
+static unsigned
+http_x509_end_chain(const br_x509_class **ctx)
+{
+	struct http_x509 *w = (struct http_x509 *)(void *)ctx;
+	unsigned err;
+
+	if ((err = (*w->inner)->end_chain(w->inner)) != BR_ERR_OK)
+		return (err);
+	if (w->ncert == 0 || w->eeover || http_san_ip_match(w->ee, w->eelen,
+	    w->ip, w->iplen) != 1)
+		return (BR_ERR_X509_BAD_SERVER_NAME);
+	return (BR_ERR_OK);
+}
+
+/* http_x509_get_pkey - the end-entity key, from the engine */
+static const br_x509_pkey *
+http_x509_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	const struct http_x509 *w = (const struct http_x509 *)(const void *)
+	    ctx;
+
+	return ((*w->inner)->get_pkey(w->inner, usages));
+}
+
+static const br_x509_class http_x509_vtable = {
+	sizeof(struct http_x509),
+	http_x509_start_chain,
+	http_x509_start_cert,
+	http_x509_append,
+	http_x509_end_cert,
+	http_x509_end_chain,
+	http_x509_get_pkey,
+};
 
 /*
  * http_tls_suites - forward secret AEAD suites first, the fastest first
@@ -2433,7 +2787,15 @@ http_xfer_ready(struct http_xfer *x, int64_t now)
 		if (st->has_session)
 			br_ssl_engine_set_session_parameters(&t->sc.eng,
 			    &st->session);
-		if (!br_ssl_client_reset(&t->sc, st->tlsname,
+		if (st->iplen) {
+			t->ipx.vtable = &http_x509_vtable;
+			t->ipx.inner = &t->xc.vtable;
+			t->ipx.ip = st->ip;
+			t->ipx.iplen = st->iplen;
+			br_ssl_engine_set_x509(&t->sc.eng, &t->ipx.vtable);
+		}
+		/* an address is matched by the wrapper, and sent as no SNI */
+		if (!br_ssl_client_reset(&t->sc, st->iplen ? 0 : st->tlsname,
 		    st->has_session)) {
 			http_xfer_fail(x, "TLS: cannot start (error %d)",
 			    br_ssl_engine_last_error(&t->sc.eng));
@@ -2573,7 +2935,7 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	/* Over TLS the body is sent once flushed and no record waits in
 	 * the engine for the socket. */
 	sentall = x->reqoff == x->reqlen && x->iooff == x->iolen
-	    && (x->want == HTTP_WAIT_HEAD || x->sent == x->size)
+	    && (x->want != HTTP_WAIT_PUT || x->sent == x->size)
 	    && (x->c->tls == 0 || (x->flushed && !(br_ssl_engine_current_state(
 	    &x->c->tls->sc.eng) & BR_SSL_SENDREC)));
 	keep = sentall && !r->close && !x->extra;
@@ -2585,12 +2947,42 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	if (x->want == HTTP_WAIT_HEAD) {
 		/* RFC 9110 9.3.2: HEAD's Content-Length is the GET's */
 		if (r->status == 200 && r->has_length && r->length == x->size) {
-			http_why(x->why, sizeof(x->why), "exists, upload "
-			    "skipped");
+			if (!x->st->renew) {
+				http_why(x->why, sizeof(x->why), "exists, "
+				    "upload skipped");
+				x->found = 1;
+				http_xfer_finish(x, HTTP_XFER_DONE, keep);
+				return;
+			}
+			/* S3: renewed by a copy onto itself, which moves
+			 * the Last-Modified lifecycle rules count from */
+			x->want = HTTP_WAIT_COPY;
+		} else
+			x->want = HTTP_WAIT_PUT;
+		if (keep)
+			http_xfer_request(x, now);
+		else {
+			http_xfer_drop(x);
+			http_xfer_connect(x, now);
+		}
+		return;
+	}
+	if (x->want == HTTP_WAIT_COPY) {
+		/* A copy that fails once started still answers 200, with
+		 * an <Error> body: only a CopyObjectResult is success.
+		 * (AWS may send white space first while a long copy runs;
+		 * then we cannot see it, and the bytes are sent again.) */
+		if (r->status == 200 && sentall
+		    && strstr(r->errbody, "<CopyObjectResult") != 0) {
+			http_why(x->why, sizeof(x->why), "exists, renewed "
+			    "(copied onto itself)");
 			x->found = 1;
 			http_xfer_finish(x, HTTP_XFER_DONE, keep);
 			return;
 		}
+		/* Not renewed: a PUT of the bytes renews it as well. */
+		http_why(x->note, sizeof(x->note), "%d %s: %s", r->status,
+		    r->reason, r->errbody);
 		x->want = HTTP_WAIT_PUT;
 		if (keep)
 			http_xfer_request(x, now);
@@ -2607,7 +2999,11 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 			    "whole body was sent");
 			return;
 		}
-		http_why(x->why, sizeof(x->why), "stored");
+		if (*x->note)
+			http_why(x->why, sizeof(x->why), "stored again, the "
+			    "copy onto itself answered %s", x->note);
+		else
+			http_why(x->why, sizeof(x->why), "stored");
 		http_xfer_finish(x, HTTP_XFER_DONE, keep);
 		return;
 	}
@@ -2848,7 +3244,7 @@ http_tls_pump(struct http_xfer *x, int64_t now)
 				n = 0;
 			if (n > 0)
 				br_ssl_engine_sendapp_ack(eng, n);
-			if (x->reqoff == x->reqlen && (x->want == HTTP_WAIT_HEAD
+			if (x->reqoff == x->reqlen && (x->want != HTTP_WAIT_PUT
 			    || x->sent == x->size)) {
 				br_ssl_engine_flush(eng, 0);
 				x->flushed = 1;
@@ -2901,7 +3297,9 @@ http_xfer_new(struct http_store *st, const struct http_object *obj,
 		x->name[0] = 0;
 	x->start = now;
 	x->end = now + st->timeout_ms;
-	x->want = HTTP_WAIT_HEAD;
+	/* Renewing on a web server is a PUT again: no need to ask first. */
+	x->want = st->renew && st->kind == HTTP_KIND_HTTP ? HTTP_WAIT_PUT :
+	    HTTP_WAIT_HEAD;
 	x->outcome = HTTP_XFER_RUNNING;
 	/* S3 signs the path as sent: send it in its canonical form */
 	n = snprintf(raw, sizeof(raw), "%s%s", st->base, obj->key);
@@ -2990,6 +3388,7 @@ http_xfer_event(struct http_xfer *x, const struct pollfd *pfd, int n,
 		break;
 	case HTTP_WAIT_HEAD:
 	case HTTP_WAIT_PUT:
+	case HTTP_WAIT_COPY:
 		http_xfer_pump(x, now);
 		break;
 	case HTTP_WAIT_NOTHING:

@@ -25,7 +25,10 @@
  *	object key from the digest (HMAC-SHA256 keyed by the secret, so
  *	keys are unguessable and equal files dedupe) and stores them: the
  *	dir store at once, http(s) and s3 through uploads that the caller's
- *	poll() loop drives with msg_poll() and msg_event().
+ *	poll() loop drives with msg_poll() and msg_event(). With expire
+ *	set, an object already in the dir store is renewed (its time set
+ *	to now) rather than left as it is, so that detach -x (sweep.c)
+ *	keeps it for the full time the new link announces.
  *
  *	msg_read() then gives the raw spool with each stored part's byte
  *	range replaced by its link part. Everything else is copied, never
@@ -386,6 +389,7 @@ store_init(const struct cfg *cfg, char *why, size_t len)
 		hc.s3_path_style = st->cfg.s3_path_style;
 		hc.tls_ca_file = st->cfg.tls_ca_file;
 		hc.upload_timeout_ms = st->cfg.upload_timeout_ms;
+		hc.expire_s = st->cfg.expire_s;
 		if ((st->http = http_store_new(&hc, why, len)) == 0) {
 			free(st);
 			return (-1);
@@ -578,32 +582,11 @@ store_link_spool(int fd, const char *tmp)
 	return (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW));
 }
 
-/*
- * store_dir_put - write <dir>/<hex32>/<name> atomically
- *
- * A temporary file in the same directory, synced, then renamed: a
- * reader never sees half a file. An existing file of the same size is
- * the same object (same key), so it is kept. Returns 0 when written, 1
- * when kept, -1 with why.
- */
-static int
-store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
-{
-	char	sub[CFG_LINE_MAX + 40], path[CFG_LINE_MAX + 40 + MIME_NAME_MAX],
-		tmp[CFG_LINE_MAX + 80];
-	static unsigned long seq;
-	struct stat st;
-	int	fd;
+/* store_dir_mkdir - the key directory, readable by the web server */
 
-	if (snprintf(sub, sizeof(sub), "%s/%.32s", dir, o->key)
-	    >= (int)sizeof(sub)
-	    || snprintf(path, sizeof(path), "%s/%s", sub, o->part.name)
-	    >= (int)sizeof(path)
-	    || snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu", sub,
-	    (long)getpid(), ++seq) >= (int)sizeof(tmp)) {
-		snprintf(why, len, "store path too long");
-		return (-1);
-	}
+static int
+store_dir_mkdir(const char *dir, const char *sub, char *why, size_t len)
+{
 	if (mkdir(sub, 0755) == 0) {
 		/* Readable by the web server whatever our umask (Postfix's
 		 * master sets 077), and the new name made durable. */
@@ -616,10 +599,61 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 		snprintf(why, len, "mkdir %.200s: %s", sub, strerror(errno));
 		return (-1);
 	}
+	return (0);
+}
+
+/*
+ * store_dir_put - write <dir>/<hex32>/<name> atomically
+ *
+ * A temporary file in the store's root (".tmp.PID.SEQ": no object name
+ * starts with a dot), synced, then renamed into its key directory: a
+ * reader never sees half a file. An existing file of the same size is
+ * the same object (same key), so it is kept; under renew (expire set)
+ * its time is set to now, since a link announced again must live its
+ * full time again. Returns 0 when written, 1 when kept (or renewed),
+ * -1 with why.
+ *
+ * This runs beside detach -x (sweep.c), which moves an expired object
+ * aside before it deletes it and puts it back if its time was renewed
+ * meanwhile. So a renewal that finds the object gone (ENOENT from the
+ * stat or from utimensat) stores it anew; and a key directory the sweep
+ * removed as empty between our mkdir and our rename is made again.
+ */
+static int
+store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
+    size_t len)
+{
+	char	sub[CFG_LINE_MAX + 40], path[CFG_LINE_MAX + 40 + MIME_NAME_MAX],
+		tmp[CFG_LINE_MAX + 80];
+	static unsigned long seq;
+	struct stat st;
+	int	fd, tries;
+
+	if (snprintf(sub, sizeof(sub), "%s/%.32s", dir, o->key)
+	    >= (int)sizeof(sub)
+	    || snprintf(path, sizeof(path), "%s/%s", sub, o->part.name)
+	    >= (int)sizeof(path)
+	    || snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu", dir,
+	    (long)getpid(), ++seq) >= (int)sizeof(tmp)) {
+		snprintf(why, len, "store path too long");
+		return (-1);
+	}
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)
 	    && (uint64_t)st.st_size == o->part.decoded) {
-		snprintf(why, len, "exists, not written again");
-		return (1);
+		if (!renew) {
+			snprintf(why, len, "exists, not written again");
+			return (1);
+		}
+		if (utimensat(AT_FDCWD, path, 0, 0) == 0) {
+			snprintf(why, len, "exists, renewed");
+			return (1);
+		}
+		if (errno != ENOENT) {
+			snprintf(why, len, "renew %.200s: %s", path,
+			    strerror(errno));
+			return (-1);
+		}
+		/* swept between our stat and utimensat: store it anew */
 	}
 	/* A name left by a crashed process with our pid is garbage. */
 	(void)unlink(tmp);
@@ -646,10 +680,20 @@ store_dir_put(const char *dir, struct store_obj *o, char *why, size_t len)
 			return (-1);
 		}
 	}
-	if (rename(tmp, path) < 0) {
-		snprintf(why, len, "rename %.200s: %s", path, strerror(errno));
-		(void)unlink(tmp);
-		return (-1);
+	for (tries = 1;; tries++) {
+		if (store_dir_mkdir(dir, sub, why, len) < 0) {
+			(void)unlink(tmp);
+			return (-1);
+		}
+		if (rename(tmp, path) == 0)
+			break;
+		if (errno != ENOENT || tries >= STORE_MKDIR_TRIES) {
+			snprintf(why, len, "rename %.200s: %s", path,
+			    strerror(errno));
+			(void)unlink(tmp);
+			return (-1);
+		}
+		/* a sweep removed the key directory, empty, meanwhile */
 	}
 	/* The rename itself must survive a crash before the link goes out. */
 	if (store_fsync_dir(sub) < 0) {
@@ -948,8 +992,8 @@ msg_end(struct msg *m, int64_t now)
 		}
 		if (m->cfg->store_kind == CFG_STORE_DIR) {
 			t0 = clock_ms();
-			r = store_dir_put(m->cfg->store + 4, o, why,
-			    sizeof(why));
+			r = store_dir_put(m->cfg->store + 4, o,
+			    m->cfg->expire_s != 0, why, sizeof(why));
 			store_observe(clock_ms() - t0);
 			if (r < 0) {
 				msg_obj_failed(m, o, why);

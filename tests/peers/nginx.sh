@@ -7,14 +7,20 @@
 #	    good.crt/good.key		  localhost, signed by the test CA
 #	    other-ca.crt, other.crt/.key  localhost, signed by another CA
 #	    wrong.crt/wrong.key		  wrong.example, signed by the test CA
-#	nginx_start DIR HTTP_PORT TLS_PORT OTHER_PORT WRONG_PORT
-#	    serves DIR/www on the four ports (TLS ones with good, other and
-#	    wrong certificates): PUT anywhere; /auth/ wants basic user:pw
-#	    for PUT; /err/ answers 503. Waits until it answers.
+#	    ip.crt/ip.key		  iPAddress names 127.0.0.1 and ::1
+#	    dnsip.crt/dnsip.key		  a dNSName "127.0.0.1", no iPAddress
+#	nginx_start DIR HTTP_PORT TLS_PORT OTHER_PORT WRONG_PORT [IP_PORT
+#	    DNSIP_PORT]
+#	    serves DIR/www on the ports (TLS ones with good, other and
+#	    wrong certificates; IP_PORT with ip on 127.0.0.1 and, when
+#	    NGINX_V6=1, on [::1]; DNSIP_PORT with dnsip): PUT anywhere;
+#	    /auth/ wants basic user:pw for PUT; /err/ answers 503. Waits
+#	    until it answers.
 #	nginx_stop			stop it (call from a trap)
 #
 # Logs: DIR/logs/access.log (combined) and DIR/logs/timed.log (method,
-# URI, status, request length, request time in seconds).
+# URI, status, request length, request time in seconds); IP_PORT's
+# requests also in DIR/logs/sni.log ("SNI name" method URI status).
 #
 # Runs as root with "user root" so the workers can write the prefix.
 
@@ -48,6 +54,10 @@ pki_make() {
 	extendedKeyUsage=serverAuth
 	subjectAltName=DNS:wrong.example
 	EOF
+	sed 's/^subjectAltName=.*/subjectAltName=IP:127.0.0.1,IP:::1/' \
+	    leaf.ext >ip.ext
+	sed 's/^subjectAltName=.*/subjectAltName=DNS:127.0.0.1/' \
+	    leaf.ext >dnsip.ext
 	for ca in ca other-ca; do
 		openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
 		    -subj "/CN=detach $ca" -keyout $ca.key -out $ca.crt \
@@ -65,6 +75,8 @@ pki_make() {
 	leaf good localhost ca leaf.ext || exit 1
 	leaf other localhost other-ca leaf.ext || exit 1
 	leaf wrong wrong.example ca wrong.ext || exit 1
+	leaf ip 127.0.0.1 ca ip.ext || exit 1
+	leaf dnsip 127.0.0.1 ca dnsip.ext || exit 1
 	)
 }
 
@@ -72,6 +84,27 @@ nginx_start() {
 	NGINX_PREFIX=$1
 	p=$NGINX_PREFIX
 	mkdir -p "$p/www" "$p/tmp" "$p/logs"
+	extra=
+	if [ -n "$6" ]; then
+		v6=
+		[ "$NGINX_V6" = 1 ] && v6="listen [::1]:$6 ssl;"
+		extra="server {
+			listen 127.0.0.1:$6 ssl;
+			$v6
+			access_log $p/logs/sni.log sni;
+			ssl_certificate $p/pki/ip.crt;
+			ssl_certificate_key $p/pki/ip.key;
+			root $p/www;
+			location / { dav_methods PUT; create_full_put_path on; }
+		}
+		server {
+			listen 127.0.0.1:$7 ssl;
+			ssl_certificate $p/pki/dnsip.crt;
+			ssl_certificate_key $p/pki/dnsip.key;
+			root $p/www;
+			location / { dav_methods PUT; create_full_put_path on; }
+		}"
+	fi
 	printf 'user:%s\n' "$(openssl passwd -apr1 pw)" >"$p/htpasswd"
 	cat >"$p/nginx.conf" <<-EOF
 	daemon on;
@@ -82,6 +115,7 @@ nginx_start() {
 	events { worker_connections 64; }
 	http {
 		log_format timed '\$request_method \$uri \$status \$request_length \$request_time';
+		log_format sni '"\$ssl_server_name" \$request_method \$uri \$status';
 		access_log $p/logs/access.log;
 		access_log $p/logs/timed.log timed;
 		client_body_temp_path $p/tmp;
@@ -123,6 +157,7 @@ nginx_start() {
 			root $p/www;
 			location / { dav_methods PUT; create_full_put_path on; }
 		}
+		$extra
 	}
 	EOF
 	nginx -p "$p" -c "$p/nginx.conf" -e "$p/logs/error.log" || return 1
