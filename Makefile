@@ -9,9 +9,9 @@ LIBS	= -Wl,-Bstatic -lbearssl -Wl,-Bdynamic
 SAN	= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS = 60
 
-SRCS	= detach.c proxy.c store.c mime.c smtp.c http.c
+SRCS	= detach.c proxy.c store.c mime.c smtp.c http.c policy.c
 OBJS	= $(SRCS:.c=.o)
-UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess
+UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_policy
 SHELL_TESTS = $(sort $(wildcard tests/*.test.sh))
 
 all: detach

@@ -236,6 +236,8 @@ proxy_cfg_new(const struct cfg *cfg, char *why, size_t whylen)
 		free(pc);
 		return (0);
 	}
+	/* The generation holds its lists; its sessions use them. */
+	policy_ref(pc->cfg.policy);
 	pc->refs = 1;
 	return (pc);
 }
@@ -244,6 +246,7 @@ static void
 proxy_cfg_unref(struct proxy_cfg *pc)
 {
 	if (--pc->refs == 0) {
+		policy_unref(pc->cfg.policy);
 		explicit_bzero(pc, sizeof(*pc));
 		free(pc);
 	}
@@ -646,9 +649,11 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl)
 	}
 	if ((pc = proxy_cfg_new(&next, why, sizeof(why))) == 0) {
 		log_warn("reload: keeping the old settings: %s", why);
+		cfg_free(&next);
 		explicit_bzero(&next, sizeof(next));
 		return (cur);
 	}
+	cfg_free(&next);
 	explicit_bzero(&next, sizeof(next));
 	if (proxy_relisten_open(&cur->cfg, &pc->cfg, lfd, fd, why,
 	    sizeof(why)) < 0) {
