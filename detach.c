@@ -1077,7 +1077,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: detach [-c file]        run the before-queue proxy\n"
 	    "       detach -p [-c file] [-f sender] [--] [recipient ...]\n"
-	    "                               filter one message, stdin to stdout\n"
+	    "                   filter one message, stdin to stdout\n"
 	    "       detach -t [-c file]     check the configuration\n"
 	    "       detach -n [-c file]     print the settings in effect\n"
 	    "       detach -V               print the version\n"
@@ -1140,9 +1140,9 @@ main(int argc, char **argv)
 	case 't':
 		for (i = 0; i < POLICY_SKIP_CLIENTS; i++)
 			if (policy_has(cfg.policy, i))
-				fprintf(stderr, "%s: warning: %s applies in pipe "
-				    "mode only when detach -p is given %s\n",
-				    file, policy_list_name(i),
+				fprintf(stderr, "%s: warning: %s applies in "
+				    "pipe mode only when detach -p is given "
+				    "%s\n", file, policy_list_name(i),
 				    i < POLICY_DETACH_RECIPIENTS ? "-f SENDER" :
 				    "the RECIPIENT arguments");
 		return (DETACH_EX_OK);

@@ -500,7 +500,7 @@ struct smtp_sess {
 	struct policy_env pol;
 	int	pol_peer;		/* the TCP peer is in skip_clients */
 	int	pol_pending;		/* of the command awaiting its reply */
-	const char *pol_why;		/* the key that left the message alone */
+	const char *pol_why;		/* key that left the message alone */
 	/* buffers */
 	unsigned char cin[SMTP_CIN_MAX];
 	size_t	cin_len;

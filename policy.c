@@ -97,7 +97,8 @@ struct policy_net {
 
 #define POLICY_STR(x)	#x
 #define POLICY_XSTR(x)	POLICY_STR(x)
-#define POLICY_TOO_LONG	"longer than " POLICY_XSTR(POLICY_ENTRY_MAX) " bytes"
+#define POLICY_TOO_LONG	\
+	"longer than " POLICY_XSTR(POLICY_ENTRY_MAX) " bytes"
 
 struct policy_list {
 	size_t	n;

@@ -102,8 +102,9 @@
  *	SMTP_XFWD_VALUE_MAX; buffers of a fixed size per session.
  * DIAGNOSTICS
  *	One line per transaction (from, size, nrcpt, detached, saved, the
- *	policy key that left it alone, the XFORWARD IDENT, the final reply); a warning for a downstream
- *	protocol error, a lost peer or a timeout, naming the state.
+ *	policy key that left it alone, the XFORWARD IDENT, the final
+ *	reply); a warning for a downstream protocol error, a lost peer or
+ *	a timeout, naming the state.
  * BUGS
  *	After the downstream connection is dropped (store tempfail, a
  *	lost server), the session answers 421 to the next command that

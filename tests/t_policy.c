@@ -63,6 +63,8 @@ t_in(int list, const char *value, const char *addr)
 /* Address lists                                                       */
 /* ------------------------------------------------------------------ */
 
+#define T_SEPS	"a@x.example, b@x.example  c@x.example\t,d@x.example"
+
 static const struct {
 	const char *list;
 	const char *addr;
@@ -100,9 +102,9 @@ static const struct {
 	{"example.org", "<>", 0},
 	{"a@example.org", "", 0},
 	/* separators: commas, white space, both */
-	{"a@x.example, b@x.example  c@x.example\t,d@x.example", "b@x.example", 1},
-	{"a@x.example, b@x.example  c@x.example\t,d@x.example", "d@x.example", 1},
-	{"a@x.example, b@x.example  c@x.example\t,d@x.example", "e@x.example", 0},
+	{T_SEPS, "b@x.example", 1},
+	{T_SEPS, "d@x.example", 1},
+	{T_SEPS, "e@x.example", 0},
 	{"a@x.example,,b.example", "z@b.example", 1},
 	/* a quoted local part is compared unquoted (RFC 5321 4.1.2) */
 	{"\"j.d\"@x.example", "j.d@x.example", 1},
@@ -773,7 +775,8 @@ t_refs(void)
 
 	t_file("list", "held@x.example\n", path, sizeof(path));
 	snprintf(text, sizeof(text),
-	    "secret = 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	    "secret = 0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef\n"
 	    "store = dir:%s\n"
 	    "skip_senders = file:%s\n", tmpdir, path);
 	t_file("detach.conf", text, path, sizeof(path));
