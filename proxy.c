@@ -20,8 +20,9 @@
  *	SIGTERM (and SIGINT): stop accepting, let each session finish its
  *	transaction (each step bounded by timeout), then answer 421 at
  *	its next command, and exit 0 when none is left. SIGHUP: reread
- *	the file; new sessions get the new settings and store, sessions
- *	in flight keep theirs; listening addresses added are bound and
+ *	the file and the policy's file: lists; new sessions get the new
+ *	settings, lists and store, sessions in flight keep theirs (a
+ *	generation holds a reference to its lists); listening addresses added are bound and
  *	those removed closed, those kept keep their sockets; a bad file,
  *	or an address that cannot be bound, keeps the old settings and
  *	the log says why. Signals reach the loop through a self-pipe.
