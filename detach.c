@@ -3,7 +3,8 @@
  *	detach - take attachments out of mail and store them once
  * SYNOPSIS
  *	detach [-c file]		before-queue proxy, in the foreground
- *	detach -p [-c file]		pipe filter: stdin to stdout
+ *	detach -p [-c file] [-f sender] [--] [recipient ...]
+ *					pipe filter: stdin to stdout
  *	detach -t [-c file]		check the configuration
  *	detach -n [-c file]		print the settings in effect
  *	detach -x [-c file]		delete expired objects (dir store)
@@ -21,7 +22,15 @@
  *
  *	The configuration parser is a push parser: cfg_parse_feed() takes
  *	the file in chunks of any size. An unknown key or a bad value is an
- *	error that names FILE:LINE.
+ *	error that names FILE:LINE. The policy keys' lists are read by
+ *	policy.c when their line is (file: lists too); cfg_load() hands
+ *	them to its caller, cfg_free() releases them.
+ *
+ *	Pipe mode takes the envelope for the policy lists as Postfix's
+ *	pipe(8) passes it: -f SENDER ("" is <>) and the recipients after
+ *	the options. A message that policy leaves alone is copied from
+ *	stdin to stdout, nothing spooled. detach -t warns of each sender
+ *	or recipient list: in pipe mode it needs that envelope.
  * LIMITS
  *	CFG_LINE_MAX bytes per logical line; CFG_LISTEN_MAX addresses.
  * DIAGNOSTICS
@@ -187,6 +196,7 @@ enum cfg_type {
 	CFG_T_AUTH,		/* none | basic:U:P | header:N:V */
 	CFG_T_CREDS,		/* a file holding the two S3 keys */
 	CFG_T_USER,		/* a login name */
+	CFG_T_POLICY,		/* a policy list, see policy.c */
 };
 
 struct cfg_key {
@@ -229,6 +239,11 @@ static const struct cfg_key cfg_keys[] = {
 	{"expire", CFG_T_AGE, CFG_N(expire_s), "0", 0},
 	{"user", CFG_T_USER, CFG_S(user), "detach", 0},
 	{"metrics_listen", CFG_T_OPTADDR, CFG_S(metrics_listen), "", 0},
+	{"detach_senders", CFG_T_POLICY, CFG_S(detach_senders), "", 0},
+	{"skip_senders", CFG_T_POLICY, CFG_S(skip_senders), "", 0},
+	{"detach_recipients", CFG_T_POLICY, CFG_S(detach_recipients), "", 0},
+	{"skip_recipients", CFG_T_POLICY, CFG_S(skip_recipients), "", 0},
+	{"skip_clients", CFG_T_POLICY, CFG_S(skip_clients), "", 0},
 	{0, 0, 0, 0, 0, 0},
 };
 
@@ -493,6 +508,18 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 			return (*why = "expected a user name (letters, digits, "
 			    "'.', '_', '-'; at most 32)", -1);
 		break;
+	case CFG_T_POLICY:
+		{
+			/* The reason may name a list file and its line. */
+			static char pwhy[CFG_LINE_MAX + 256];
+
+			if (len >= k->size)
+				return (*why = "value too long", -1);
+			if (policy_set(&cfg->policy, policy_list_id(k->name),
+			    v, pwhy, sizeof(pwhy)) < 0)
+				return (*why = pwhy, -1);
+			break;
+		}
 	case CFG_T_STR:
 		break;
 	default:
@@ -725,6 +752,9 @@ cfg_check(struct cfg *cfg, const char *file, char *why, size_t len)
  * cfg is only changed when the whole file is good, so a bad file on
  * SIGHUP leaves the settings in effect as they were. Without check,
  * what must hold across keys (a secret, S3 keys) is not required.
+ * The file: lists of the policy keys are read here, so a reload
+ * rereads them. On success the caller holds cfg->policy's reference
+ * and releases it with cfg_free(); what cfg held before is overwritten.
  */
 int
 cfg_load(struct cfg *cfg, const char *file, int check, char *why, size_t len)
@@ -747,6 +777,7 @@ cfg_load(struct cfg *cfg, const char *file, int check, char *why, size_t len)
 				continue;
 			snprintf(why, len, "%s: %s", file, strerror(errno));
 			(void)close(fd);
+			cfg_free(&next);
 			return (-1);
 		}
 		cfg_parse_feed(&p, buf, n);
@@ -754,13 +785,25 @@ cfg_load(struct cfg *cfg, const char *file, int check, char *why, size_t len)
 	(void)close(fd);
 	if (cfg_parse_finish(&p) > 0) {
 		snprintf(why, len, "%s", p.err);
+		cfg_free(&next);
 		return (-1);
 	}
-	if (check && cfg_check(&next, file, why, len) < 0)
+	if (check && cfg_check(&next, file, why, len) < 0) {
+		cfg_free(&next);
 		return (-1);
+	}
 	*cfg = next;
 	explicit_bzero(&next, sizeof(next));
 	return (0);
+}
+
+/* cfg_free - release what a loaded configuration holds (its lists) */
+
+void
+cfg_free(struct cfg *cfg)
+{
+	policy_unref(cfg->policy);
+	cfg->policy = 0;
 }
 
 /* cfg_value - the text of a setting, for -n */
@@ -858,7 +901,8 @@ cfg_print(const struct cfg *cfg, int fd)
 /* Pipe mode                                                           */
 /* ------------------------------------------------------------------ */
 
-/* pipe_passthru - copy stdin to stdout untouched (nothing spooled) */
+/* pipe_passthru - copy stdin to stdout untouched (nothing spooled);
+ * why, if not 0, is a failure to warn of */
 
 static int
 pipe_passthru(const char *why)
@@ -866,7 +910,8 @@ pipe_passthru(const char *why)
 	char	buf[SPOOL_IO_MAX];
 	ssize_t	n;
 
-	log_warn("%s; message passed through unchanged", why);
+	if (why)
+		log_warn("%s; message passed through unchanged", why);
 	while ((n = read(0, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -941,16 +986,59 @@ pipe_store(struct msg *m)
 	return (0);
 }
 
+/*
+ * pipe_addr - the lists an address of the command line is in: as
+ * pipe(8) gives it without its q flag ("john doe@example.org"), or,
+ * starting with '"' or '<', an SMTP path
+ */
+static int
+pipe_addr(const struct cfg *cfg, const char *a)
+{
+	char	path[SMTP_ENVCMD_MAX + 1];
+	int	n;
+
+	if (a[0] != '"' && a[0] != '<')
+		return (policy_addr(cfg->policy, a, strlen(a)));
+	if ((n = smtp_path(a, path, sizeof(path))) < 0)
+		return (POLICY_DOUBT);
+	return (policy_addr(cfg->policy, path, (size_t)n));
+}
+
+/*
+ * pipe_policy - the key that leaves the message alone, from the envelope
+ * on the command line (pipe(8): -f ${sender} -- ${recipient}), or 0.
+ * The sender "" (or "<>") is the null sender; without -f the sender
+ * lists do not apply, without recipients the recipient lists do not,
+ * and skip_clients never does (no client is known).
+ */
+static const char *
+pipe_policy(const struct cfg *cfg, const char *sender, char **rcpt,
+    int nrcpt)
+{
+	struct policy_env env;
+	int	i;
+
+	policy_env_init(&env);
+	if (sender)
+		policy_env_sender(&env, pipe_addr(cfg, sender));
+	for (i = 0; i < nrcpt; i++)
+		policy_env_rcpt(&env, pipe_addr(cfg, rcpt[i]));
+	return (policy_verdict(cfg->policy, &env));
+}
+
 /* pipe_run - one message from stdin to stdout */
 
 static int
-pipe_run(const struct cfg *cfg)
+pipe_run(const struct cfg *cfg, const char *sender, char **rcpt, int nrcpt)
 {
 	char	buf[SPOOL_IO_MAX], why[512];
 	struct stat st;
 	struct msg *m;
 	ssize_t	n;
 	int	tempfail = cfg->on_store_failure == CFG_FAIL_TEMPFAIL;
+
+	if (pipe_policy(cfg, sender, rcpt, nrcpt) != 0)
+		return (pipe_passthru(0));
 
 	if (store_init(cfg, why, sizeof(why)) < 0) {
 		if (tempfail) {
@@ -1060,7 +1148,8 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: detach [-c file]        run the before-queue proxy\n"
-	    "       detach -p [-c file]     filter one message, stdin to stdout\n"
+	    "       detach -p [-c file] [-f sender] [--] [recipient ...]\n"
+	    "                   filter one message, stdin to stdout\n"
 	    "       detach -t [-c file]     check the configuration\n"
 	    "       detach -n [-c file]     print the settings in effect\n"
 	    "       detach -x [-c file]     delete expired objects, dir store\n"
@@ -1074,14 +1163,17 @@ main(int argc, char **argv)
 {
 	static struct cfg cfg;
 	struct priv_user pu;
-	const char *file = 0;
+	const char *file = 0, *sender = 0;
 	char	why[CFG_LINE_MAX + 256];
-	int	c, mode = 0;
+	int	c, i, mode = 0;
 
-	while ((c = getopt(argc, argv, "c:ptnxVh")) != -1) {
+	while ((c = getopt(argc, argv, "c:f:ptnxVh")) != -1) {
 		switch (c) {
 		case 'c':
 			file = optarg;
+			break;
+		case 'f':
+			sender = optarg;
 			break;
 		case 'p':
 		case 't':
@@ -1104,7 +1196,8 @@ main(int argc, char **argv)
 			return (DETACH_EX_USAGE);
 		}
 	}
-	if (optind != argc) {
+	/* The envelope is pipe mode's alone. */
+	if ((optind != argc || sender) && mode != 'p') {
 		usage(stderr);
 		return (DETACH_EX_USAGE);
 	}
@@ -1120,6 +1213,13 @@ main(int argc, char **argv)
 	}
 	switch (mode) {
 	case 't':
+		for (i = 0; i < POLICY_SKIP_CLIENTS; i++)
+			if (policy_has(cfg.policy, i))
+				fprintf(stderr, "%s: warning: %s applies in "
+				    "pipe mode only when detach -p is given "
+				    "%s\n", file, policy_list_name(i),
+				    i < POLICY_DETACH_RECIPIENTS ? "-f SENDER" :
+				    "the RECIPIENT arguments");
 		/* As the proxy would run: as root, as `user`. */
 		if ((geteuid() == 0 && priv_user(&cfg, file, &pu, why,
 		    sizeof(why)) < 0) || priv_dirs(&cfg, geteuid() == 0 ?
@@ -1133,7 +1233,7 @@ main(int argc, char **argv)
 		return (DETACH_EX_OK);
 	case 'p':
 		log_quiet = 1;
-		return (pipe_run(&cfg));
+		return (pipe_run(&cfg, sender, argv + optind, argc - optind));
 	case 'x':
 		return (sweep_run(&cfg));
 	default:

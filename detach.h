@@ -8,6 +8,7 @@
  *	mime.c		MIME scanner, decoders, link part (no I/O)
  *	b64.c		base64 block decoders (SIMD) under mime.c's decoder
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
+ *	policy.c	whose mail is detached: address and network lists
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
  *	priv.c		the `user` key: resolving it, giving up root
  *	metrics.c	the Prometheus endpoint of the proxy
@@ -195,6 +196,8 @@ extern const char *b64_kernel_name(void);
 #define CFG_STORE_HTTP		1	/* store = http://... or https://... */
 #define CFG_STORE_S3		2	/* store = s3://bucket[/prefix] */
 
+struct policy;
+
 /* The settings in effect; strings are NUL-terminated copies. */
 struct cfg {
 	/* pipe mode and the detacher */
@@ -231,6 +234,16 @@ struct cfg {
 	int	user_line;			/* set on; 0: the default */
 	/* the proxy's Prometheus endpoint */
 	char	metrics_listen[CFG_LINE_MAX / 4];	/* "": none */
+	/* policy: the values as written, for -n; the lists read from
+	 * them live in *policy (0 when none is set). cfg_load() hands
+	 * its caller one reference, released with cfg_free(); a copy
+	 * of the struct that outlives it takes its own (policy_ref). */
+	char	detach_senders[CFG_LINE_MAX];
+	char	skip_senders[CFG_LINE_MAX];
+	char	detach_recipients[CFG_LINE_MAX];
+	char	skip_recipients[CFG_LINE_MAX];
+	char	skip_clients[CFG_LINE_MAX];
+	struct policy *policy;
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */
@@ -255,6 +268,7 @@ extern void cfg_parse_init(struct cfg_parse *, struct cfg *, const char *);
 extern int cfg_parse_feed(struct cfg_parse *, const void *, size_t);
 extern int cfg_parse_finish(struct cfg_parse *);
 extern int cfg_load(struct cfg *, const char *, int, char *, size_t);
+extern void cfg_free(struct cfg *);
 extern void cfg_print(const struct cfg *, int);
 
 /* Logs: one line per event, to stderr or syslog (mail facility). */
@@ -285,6 +299,63 @@ extern int priv_dirs(const struct cfg *, const struct priv_user *, char *,
 		    size_t);
 
 /* ------------------------------------------------------------------ */
+/* policy.c: whose mail is detached                                    */
+/* ------------------------------------------------------------------ */
+
+/* Entries in one list: a large site's list of users fits; the bound
+ * keeps a runaway file from taking the memory of the host (about
+ * POLICY_ENTRIES_MAX * (8 + entry) bytes a list). */
+#define POLICY_ENTRIES_MAX	100000
+
+/* One entry: RFC 5321 4.5.3.1.3, a path is at most 256 octets. */
+#define POLICY_ENTRY_MAX	256
+
+/* A file: list is read whole into memory: its size is bounded, comments
+ * and all (a full list of long addresses is under 8 MiB). */
+#define POLICY_FILE_MAX		(16 << 20)
+
+/* The lists, in cfg_keys[] order; bits of policy_addr() are 1 << each. */
+#define POLICY_DETACH_SENDERS	0
+#define POLICY_SKIP_SENDERS	1
+#define POLICY_DETACH_RECIPIENTS 2
+#define POLICY_SKIP_RECIPIENTS	3
+#define POLICY_SKIP_CLIENTS	4
+#define POLICY_NLISTS		5
+
+/* The bits of an address that cannot be parsed: in doubt, it counts as
+ * listed in every skip list and in no detach list, so the message is
+ * left alone whenever a list would look at it. */
+#define POLICY_DOUBT	((1 << POLICY_SKIP_SENDERS) \
+			    | (1 << POLICY_SKIP_RECIPIENTS))
+
+struct policy;
+
+/* What is known of one transaction's envelope, gathered incrementally:
+ * no list of recipients is kept. */
+struct policy_env {
+	int	client;			/* the client is in skip_clients */
+	int	sender;			/* the sender is known */
+	int	sender_bits;		/* the lists it is in */
+	int	nrcpt;			/* recipients known: 0, 1, 2 (more) */
+	int	rcpt_all;		/* lists every recipient is in */
+	int	rcpt_any;		/* lists some recipient is in */
+};
+
+extern int policy_set(struct policy **, int, const char *, char *, size_t);
+extern int policy_list_id(const char *);
+extern const char *policy_list_name(int);
+extern struct policy *policy_ref(struct policy *);
+extern void policy_unref(struct policy *);
+extern int policy_has(const struct policy *, int);
+extern int policy_addr(const struct policy *, const char *, size_t);
+extern int policy_client(const struct policy *, const char *);
+extern void policy_env_init(struct policy_env *);
+extern void policy_env_sender(struct policy_env *, int);
+extern void policy_env_rcpt(struct policy_env *, int);
+extern const char *policy_verdict(const struct policy *,
+		    const struct policy_env *);
+
+/* ------------------------------------------------------------------ */
 /* store.c: one message in flight                                      */
 /* ------------------------------------------------------------------ */
 
@@ -312,6 +383,7 @@ extern int store_write_all(int, const void *, size_t);
 extern void store_shutdown(void);
 
 extern struct msg *msg_new(const struct cfg *, char *, size_t);
+extern void msg_passthru(struct msg *);
 extern int msg_source(struct msg *, int);
 extern int msg_feed(struct msg *, const void *, size_t);
 extern int msg_end(struct msg *, int64_t);
@@ -511,6 +583,11 @@ struct smtp_sess {
 	int	txn;			/* MAIL accepted, no dot or RSET yet */
 	int	nrcpt;
 	uint64_t size;
+	/* policy: what the envelope relayed so far says */
+	struct policy_env pol;
+	int	pol_peer;		/* the TCP peer is in skip_clients */
+	int	pol_pending;		/* of the command awaiting its reply */
+	const char *pol_why;		/* key that left the message alone */
 	/* buffers */
 	unsigned char cin[SMTP_CIN_MAX];
 	size_t	cin_len;
@@ -537,6 +614,8 @@ extern const char *smtp_reply_strerror(int);
 extern size_t smtp_ehlo_filter(const struct smtp_reply *, const char *,
 		    char *, size_t, int *);
 extern int smtp_xforward_check(const char *, int, char *, size_t);
+extern int smtp_xforward_addr(const char *, char *, size_t);
+extern int smtp_path(const char *, char *, size_t);
 extern void smtp_unstuff_init(struct smtp_unstuff *);
 extern size_t smtp_unstuff(struct smtp_unstuff *, const unsigned char *,
 		    size_t, unsigned char *, size_t *, int *);

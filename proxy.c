@@ -20,8 +20,9 @@
  *	SIGTERM (and SIGINT): stop accepting, let each session finish its
  *	transaction (each step bounded by timeout), then answer 421 at
  *	its next command, and exit 0 when none is left. SIGHUP: reread
- *	the file; new sessions get the new settings and store, sessions
- *	in flight keep theirs; listening addresses added are bound and
+ *	the file and the policy's file: lists; new sessions get the new
+ *	settings, lists and store, sessions in flight keep theirs (a
+ *	generation holds a reference to its lists); listening addresses added are bound and
  *	those removed closed, those kept keep their sockets; a bad file,
  *	or an address that cannot be bound, keeps the old settings and
  *	the log says why. Signals reach the loop through a self-pipe.
@@ -261,6 +262,8 @@ proxy_cfg_new(const struct cfg *cfg, char *why, size_t whylen)
 		free(pc);
 		return (0);
 	}
+	/* The generation holds its lists; its sessions use them. */
+	policy_ref(pc->cfg.policy);
 	pc->refs = 1;
 	return (pc);
 }
@@ -269,6 +272,7 @@ static void
 proxy_cfg_unref(struct proxy_cfg *pc)
 {
 	if (--pc->refs == 0) {
+		policy_unref(pc->cfg.policy);
 		explicit_bzero(pc, sizeof(*pc));
 		free(pc);
 	}
@@ -757,9 +761,11 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl,
 	}
 	if ((pc = proxy_cfg_new(&next, why, sizeof(why))) == 0) {
 		log_warn("reload: keeping the old settings: %s", why);
+		cfg_free(&next);
 		explicit_bzero(&next, sizeof(next));
 		return (cur);
 	}
+	cfg_free(&next);
 	explicit_bzero(&next, sizeof(next));
 	if (proxy_relisten_open(&cur->cfg, &pc->cfg, lfd, fd, why,
 	    sizeof(why)) < 0) {

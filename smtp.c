@@ -18,6 +18,8 @@
  *		char *out, size_t outlen, int *xforward)
  *	int smtp_xforward_check(const char *args, int offered, char *ident,
  *		size_t identlen)
+ *	int smtp_xforward_addr(const char *args, char *out, size_t outlen)
+ *	int smtp_path(const char *p, char *out, size_t outlen)
  *
  *	size_t smtp_unstuff(struct smtp_unstuff *u, const unsigned char *in,
  *		size_t len, unsigned char *out, size_t *outlen, int *end)
@@ -66,7 +68,12 @@
  *
  *	smtp_xforward_check() checks the attributes of an XFORWARD
  *	command (XFORWARD_README: NAME ADDR PORT PROTO HELO IDENT
- *	SOURCE, xtext values, [UNAVAILABLE] in any case).
+ *	SOURCE, xtext values, [UNAVAILABLE] in any case);
+ *	smtp_xforward_addr() gives the client address it carries.
+ *
+ *	smtp_path() takes the mailbox out of a MAIL FROM or RCPT TO path
+ *	for the policy lists (policy.c): source routes dropped, a quoted
+ *	local part unquoted, brackets optional, parameters ignored.
  *
  *	smtp_unstuff() undoes RFC 5321 4.5.2 transparency on the client's
  *	content and finds the end of data; only CRLF "." CRLF ends it,
@@ -88,13 +95,23 @@
  *	by the reply to their dot, attachments detached, bytes received,
  *	relayed and saved (bytes removed times recipients, counted only
  *	for messages the downstream server accepted).
+ *	The session applies the policy lists to the envelope it relayed:
+ *	the client address (XFORWARD ADDR once the downstream server took
+ *	it, else the TCP peer), the sender once MAIL was accepted, each
+ *	recipient accepted, folded into a struct policy_env as they come.
+ *	At DATA, a message that policy leaves alone goes through a message
+ *	job that detaches nothing (msg_passthru) and comes out byte for
+ *	byte; its log line names the key (policy=skip_senders). RSET and
+ *	the end of a transaction forget the envelope, XFORWARD's client
+ *	address with it (as Postfix's smtpd does).
  * LIMITS
  *	SMTP_CMD_MAX, SMTP_ENVCMD_MAX, SMTP_REPLY_LINE_MAX, SMTP_REPLY_MAX,
  *	SMTP_XFWD_VALUE_MAX; buffers of a fixed size per session.
  * DIAGNOSTICS
  *	One line per transaction (from, size, nrcpt, detached, saved, the
- *	XFORWARD IDENT, the final reply); a warning for a downstream
- *	protocol error, a lost peer or a timeout, naming the state.
+ *	policy key that left it alone, the XFORWARD IDENT, the final
+ *	reply); a warning for a downstream protocol error, a lost peer or
+ *	a timeout, naming the state.
  * BUGS
  *	After the downstream connection is dropped (store tempfail, a
  *	lost server), the session answers 421 to the next command that
@@ -620,6 +637,113 @@ smtp_xforward_check(const char *args, int offered, char *ident,
 	return (count > 0 ? 0 : -1);
 }
 
+/*
+ * smtp_xforward_addr - the decoded ADDR of an XFORWARD command that
+ * smtp_xforward_check() took; 0, or -1 when it has none
+ */
+int
+smtp_xforward_addr(const char *args, char *out, size_t outlen)
+{
+	const char *p = args;
+	size_t n, o;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		for (n = 0; p[n] && p[n] != ' '; n++)
+			;
+		if (n > 5 && strncasecmp(p, "ADDR=", 5) == 0) {
+			for (p += 5, n -= 5, o = 0; n > 0 && o + 1 < outlen;
+			    p++, n--) {
+				if (*p == '+' && n >= 3) {
+					out[o++] = (char)(smtp_hexval(p[1]) * 16
+					    + smtp_hexval(p[2]));
+					p += 2;
+					n -= 2;
+				} else
+					out[o++] = *p;
+			}
+			if (outlen == 0)
+				return (-1);
+			out[o] = 0;
+			return (0);
+		}
+		p += n;
+	}
+	return (-1);
+}
+
+/*
+ * smtp_path - the mailbox of a MAIL FROM or RCPT TO path, for policy
+ *
+ * p is what follows "FROM:" or "TO:". RFC 5321 4.1.2: "<>" or "<"
+ * [A-d-l ":"] Mailbox ">", then parameters. Sloppy clients' forms pass
+ * too: spaces after the colon, no angle brackets (the address ends at
+ * a space). A source route is dropped (RFC 5321 C); a quoted local
+ * part is unquoted, since the quotes and backslashes are not part of
+ * the name; bytes above 0x7f (SMTPUTF8, RFC 6531) are kept as they
+ * are. out gets "local@domain", or "" for the null path. Returns its
+ * length, or -1 if the path is malformed or does not fit in out.
+ */
+int
+smtp_path(const char *p, char *out, size_t outlen)
+{
+	size_t o = 0;
+	int br = 0, at = 0, lit = 0, route = 0;
+	unsigned char c;
+
+	while (*p == ' ')
+		p++;
+	if (*p == '<') {
+		br = 1;
+		p++;
+		if (*p == '@') {
+			/* "@a,@b:" - ':' may sit in an IPv6 literal */
+			for (; *p && *p != '>' && (*p != ':' || lit); p++) {
+				if (*p == '[')
+					lit = 1;
+				else if (*p == ']')
+					lit = 0;
+			}
+			if (*p != ':')
+				return (-1);
+			p++;
+			route = 1;
+		}
+	}
+	if (*p == '"') {
+		for (p++; *p != '"'; p++) {
+			if (*p == '\\')
+				p++;
+			c = (unsigned char)*p;
+			if (c == 0 || c == '\r' || c == '\n')
+				return (-1);
+			if (o + 1 >= outlen)
+				return (-1);
+			out[o++] = (char)c;
+		}
+		p++;
+		if (*p != '@')
+			return (-1);
+	}
+	for (;; p++) {
+		c = (unsigned char)*p;
+		if (c == 0 || (br && c == '>') || (!br && c == ' '))
+			break;
+		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"')
+			return (-1);
+		if (c == '@' && at++)
+			return (-1);
+		if (o + 1 >= outlen)
+			return (-1);
+		out[o++] = (char)c;
+	}
+	if ((br && *p != '>') || ((!br || route) && o == 0) || outlen == 0)
+		return (-1);
+	out[o] = 0;
+	return ((int)o);
+}
+
 /* ------------------------------------------------------------------ */
 /* Dot codecs                                                          */
 /* ------------------------------------------------------------------ */
@@ -806,6 +930,24 @@ smtp_enter(struct smtp_sess *s, enum smtp_state st, int64_t now)
 		s->deadline = s->dot_deadline;
 }
 
+/* smtp_peer_policy - the peer, "[addr]:port" or "addr", is in
+ * skip_clients */
+
+static int
+smtp_peer_policy(const struct cfg *cfg, const char *peer)
+{
+	char addr[64];
+	const char *e;
+
+	if (peer[0] != '[')
+		return (policy_client(cfg->policy, peer) == 1);
+	if ((e = strchr(peer, ']')) == 0 || (size_t)(e - peer) >= sizeof(addr))
+		return (0);
+	memcpy(addr, peer + 1, e - peer - 1);
+	addr[e - peer - 1] = 0;
+	return (policy_client(cfg->policy, addr) == 1);
+}
+
 /* smtp_sess_init - a session whose downstream connect is under way */
 
 void
@@ -827,6 +969,11 @@ smtp_sess_init(struct smtp_sess *s, const struct cfg *cfg, const char *id,
 	s->txn = 0;
 	s->nrcpt = 0;
 	s->size = 0;
+	s->pol_peer = smtp_peer_policy(cfg, peer);
+	s->pol_pending = 0;
+	s->pol_why = 0;
+	policy_env_init(&s->pol);
+	s->pol.client = s->pol_peer;
 	s->cin_len = s->cout_len = s->din_len = s->dout_len = 0;
 	smtp_line_init(&s->line);
 	smtp_reply_init(&s->reply);
@@ -922,6 +1069,9 @@ smtp_reset(struct smtp_sess *s)
 	s->nrcpt = 0;
 	s->size = 0;
 	s->fail = 0;
+	s->pol_why = 0;
+	policy_env_init(&s->pol);
+	s->pol.client = s->pol_peer;
 }
 
 /* smtp_close - queue a last reply and end the session */
@@ -1010,8 +1160,9 @@ smtp_log_done(struct smtp_sess *s, const char *reply, size_t rlen)
 	/* Postfix sends IDENT=[UNAVAILABLE] when it has no queue id. */
 	known = s->ident[0] && s->ident[0] != '[';
 	log_info("%s: from=<%s> size=%llu nrcpt=%d detached=%d saved=%llu%s%s"
-	    " reply=(%.*s)", s->id, s->from, (unsigned long long)s->size,
+	    "%s%s reply=(%.*s)", s->id, s->from, (unsigned long long)s->size,
 	    s->nrcpt, detached, (unsigned long long)saved,
+	    s->pol_why ? " policy=" : "", s->pol_why ? s->pol_why : "",
 	    known ? " ident=" : "", known ? s->ident : "", (int)rlen, reply);
 }
 
@@ -1032,6 +1183,33 @@ smtp_fail_dot(struct smtp_sess *s, const char *code, const char *why,
 	smtp_reset(s);
 	smtp_drop(s);
 	smtp_enter(s, SMTP_WAIT_CMD, now);
+}
+
+/*
+ * smtp_policy_cmd - what a relayed command tells the policy, kept in
+ * pol_pending until its reply: the lists the path of MAIL or RCPT is
+ * in, or the skip_clients match of XFORWARD's ADDR (-1: none sent;
+ * [UNAVAILABLE]: the peer)
+ */
+static void
+smtp_policy_cmd(struct smtp_sess *s, int id, const char *args)
+{
+	char addr[SMTP_ENVCMD_MAX + 1];
+	int n;
+
+	if (id == SMTP_CMD_XFORWARD) {
+		if (smtp_xforward_addr(args, addr, sizeof(addr)) < 0)
+			s->pol_pending = -1;
+		else
+			s->pol_pending = policy_client(s->cfg->policy, addr)
+			    == 1 || (strcasecmp(addr, "[UNAVAILABLE]") == 0
+			    && s->pol_peer);
+		return;
+	}
+	n = smtp_path(args + (id == SMTP_CMD_MAIL ? 5 : 3), addr,
+	    sizeof(addr));
+	s->pol_pending = n < 0 ? POLICY_DOUBT :
+	    policy_addr(s->cfg->policy, addr, (size_t)n);
 }
 
 /* smtp_command - act on one whole client command line */
@@ -1079,9 +1257,14 @@ smtp_command(struct smtp_sess *s, int64_t now)
 			smtp_say(s, "501 5.5.4 Bad XFORWARD attribute");
 			return;
 		}
+		smtp_policy_cmd(s, id, args);
 		break;
 	case SMTP_CMD_MAIL:
 		smtp_mail_from(s, args);
+		smtp_policy_cmd(s, id, args);
+		break;
+	case SMTP_CMD_RCPT:
+		smtp_policy_cmd(s, id, args);
 		break;
 	case SMTP_CMD_HELO:
 		s->xfwd_offer = 0;
@@ -1136,15 +1319,22 @@ smtp_got_reply(struct smtp_sess *s, int64_t now)
 		s->cout_len += n;
 		smtp_enter(s, SMTP_WAIT_CMD, now);
 		return;
+	case SMTP_CMD_XFORWARD:
+		if (cls == 2 && s->pol_pending >= 0)
+			s->pol.client = s->pol_pending;
+		break;
 	case SMTP_CMD_MAIL:
-		if (cls == 2)
+		if (cls == 2) {
 			s->txn = 1;
-		else
+			policy_env_sender(&s->pol, s->pol_pending);
+		} else
 			s->from[0] = 0;
 		break;
 	case SMTP_CMD_RCPT:
-		if (cls == 2)
+		if (cls == 2) {
 			s->nrcpt++;
+			policy_env_rcpt(&s->pol, s->pol_pending);
+		}
 		break;
 	case SMTP_CMD_RSET:
 		smtp_reset(s);
@@ -1168,6 +1358,8 @@ smtp_got_reply(struct smtp_sess *s, int64_t now)
 			smtp_enter(s, SMTP_WAIT_CMD, now);
 			return;
 		}
+		if ((s->pol_why = policy_verdict(s->cfg->policy, &s->pol)))
+			msg_passthru(s->msg);
 		smtp_relay(s);
 		s->size = 0;
 		s->fail = 0;

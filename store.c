@@ -6,6 +6,7 @@
  *
  *	int	store_init(cfg, why, len)
  *	struct msg *msg_new(cfg, why, len)
+ *	void	msg_passthru(m)
  *	int	msg_feed(m, buf, len)
  *	int	msg_end(m, now)
  *	int	msg_state(m)
@@ -41,6 +42,10 @@
  *	to store, from the start of its upload (or dir store write) to
  *	its end, failures included, in the STORE_SECONDS_BOUNDS buckets.
  *	Twins within one message are one object and are not counted.
+ *
+ *	msg_passthru(), before the first byte, makes a job that policy
+ *	leaves alone: the raw spool only, no scanner, nothing decoded or
+ *	stored.
  * LIMITS
  *	DETACH_OBJECTS_MAX attachments per message; SPOOL_IO_MAX bytes per
  *	copy. Memory does not grow with message or attachment size.
@@ -137,6 +142,7 @@ struct msg {
 	off_t	raw_base;		/* offset of the message in raw_fd */
 	uint64_t raw_len;
 	int	mime_errors;
+	int	passthru;		/* policy: detach nothing */
 	struct mime_state *mime;
 	struct store_obj obj[DETACH_OBJECTS_MAX];
 	int	nobj;
@@ -849,6 +855,14 @@ msg_new(const struct cfg *cfg, char *why, size_t len)
 	return (m);
 }
 
+/* msg_passthru - detach nothing from this message: spool it, no more */
+
+void
+msg_passthru(struct msg *m)
+{
+	m->passthru = 1;
+}
+
 /*
  * msg_source - the raw message is already in fd, a regular file, from
  * its current offset on: it is read from there and not spooled again.
@@ -883,7 +897,8 @@ msg_feed(struct msg *m, const void *buf, size_t len)
 		return (-1);
 	}
 	m->raw_len += len;
-	m->mime_errors |= mime_feed(m->mime, buf, len);
+	if (!m->passthru)
+		m->mime_errors |= mime_feed(m->mime, buf, len);
 	return (m->state == MSG_TEMPFAIL ? -1 : 0);
 }
 
@@ -965,7 +980,8 @@ msg_end(struct msg *m, int64_t now)
 
 	if (m->state != MSG_FEEDING)
 		return (m->state == MSG_TEMPFAIL ? -1 : 0);
-	m->mime_errors |= mime_finish(m->mime);
+	if (!m->passthru)
+		m->mime_errors |= mime_finish(m->mime);
 	m->state = MSG_STORING;
 	for (i = 0; i < m->nobj && m->state == MSG_STORING; i++) {
 		o = &m->obj[i];

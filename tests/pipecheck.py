@@ -1319,7 +1319,10 @@ def options(detach, root):
         probs.append("no usage naming -p")
     report("pipe opt/help", probs)
 
-    for args in (["-Z"], ["-p", "-c"], ["-p", "extra-operand"]):
+    # Operands are pipe mode's recipients (-p [-f SENDER] [--] RCPT...):
+    # elsewhere they, and -f, are usage errors.
+    for args in (["-Z"], ["-p", "-c"], ["-t", "extra-operand"],
+                 ["-n", "-f", "a@b.example"], ["-p", "-f"]):
         rc, out, err = run(args)
         report("pipe opt/usage-" + "".join(a.strip("-") for a in args)
                .replace("-", ""),

@@ -1389,6 +1389,134 @@ t_shutdown(void)
 	t_end(t);
 }
 
+/* ------------------------------------------------------------------ */
+/* 15. Policy: whose mail is detached                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * t_pol_data - DATA, the attachment message, the downstream 250: 'W'
+ * when the downstream server read the content as sent (stuffed, byte
+ * for byte), 'D' when it read a link part, '?' otherwise
+ */
+static int
+t_pol_data(struct t_sess *t)
+{
+	size_t	dm, n = strlen(t_msg_att);
+	int	r = '?';
+
+	if (!t_step(t, "DATA\r\n", "354 go ahead\r\n"))
+		return ('?');
+	dm = t->dnlen;
+	t_say(t, t_msg_att);
+	if (t->dnlen - dm == n && memcmp(t->dn + dm, t_msg_att, n) == 0)
+		r = 'W';
+	else if (t_has(t->dn + dm, t->dnlen - dm, "\r\nX-Detach-URL: "))
+		r = 'D';
+	t_down(t, "250 2.0.0 Ok: queued as 4XhYk02sZ1p\r\n");
+	return (r);
+}
+
+static void
+t_policy(void)
+{
+	static const char ok[] = "250 2.1.0 Ok\r\n";
+	static const char no[] = "550 5.1.1 no\r\n";
+	struct t_sess *t = &ts;
+	char	why[256];
+
+	policy_set(&cfg.policy, POLICY_SKIP_SENDERS, "boss@example.org <>",
+	    why, sizeof(why));
+	policy_set(&cfg.policy, POLICY_SKIP_RECIPIENTS, "whole@example.test",
+	    why, sizeof(why));
+	policy_set(&cfg.policy, POLICY_SKIP_CLIENTS, "198.51.100.0/24",
+	    why, sizeof(why));
+	if (cfg.policy == 0) {
+		t_ok(0, "policy: lists set: %s", why);
+		return;
+	}
+	t_start(t, T_SPLIT_WHOLE, T_SPLIT_WHOLE);
+	t_open(t, t_ehlo_all);
+	t_step(t, "MAIL FROM:<\"boss\"@EXAMPLE.org> SIZE=999\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'W',
+	    "policy: skip_senders, the message goes as sent");
+	t_check(t->s.pol_why == 0, "policy: the verdict goes with the "
+	    "transaction");
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'D',
+	    "policy: the next transaction, another sender, detached");
+
+	/* What the downstream server refused does not count. */
+	t_step(t, "MAIL FROM:<boss@example.org>\r\n", no);
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<whole@example.test>\r\n", no);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'D',
+	    "policy: a refused MAIL and a refused RCPT do not count");
+
+	/* RSET forgets the sender. */
+	t_step(t, "MAIL FROM:<>\r\n", ok);
+	t_step(t, "RSET\r\n", "250 2.0.0 Ok\r\n");
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'D', "policy: RSET forgets the sender");
+
+	/* skip_recipients: one among several. */
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_step(t, "RCPT TO:<@relay.example:whole@Example.TEST>\r\n", ok);
+	t_step(t, "RCPT TO:<c@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'W',
+	    "policy: skip_recipients, one among three (source route)");
+
+	/* An unparsable sender: in doubt, left alone. */
+	t_step(t, "MAIL FROM:<a@b@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'W',
+	    "policy: an unparsable sender counts as in skip_senders");
+
+	/* skip_clients: XFORWARD ADDR once accepted, for one transaction. */
+	t_step(t, "XFORWARD ADDR=198.51.100.7\r\n", "250 2.0.0 Ok\r\n");
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'W', "policy: skip_clients by XFORWARD ADDR");
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'D',
+	    "policy: XFORWARD ADDR ends with its transaction");
+	t_step(t, "XFORWARD ADDR=198.51.100.7\r\n", "550 5.5.1 no\r\n");
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'D',
+	    "policy: an XFORWARD the downstream refused does not count");
+	t_end(t);
+
+	/* The peer itself, then an XFORWARD ADDR that is another client. */
+	smtp_sess_init(&t->s, &cfg, "T0002", "[::ffff:198.51.100.3]:4711",
+	    t->now);
+	t_check(t->s.pol.client == 1,
+	    "policy: an IPv4-mapped peer in skip_clients");
+	t_end(t);
+	t_start(t, T_SPLIT_WHOLE, T_SPLIT_WHOLE);
+	smtp_sess_free(&t->s);
+	smtp_sess_init(&t->s, &cfg, "T0003", "198.51.100.3", t->now);
+	t_pump(t);
+	t_open(t, t_ehlo_all);
+	t_step(t, "XFORWARD ADDR=IPV6:2001:db8::1\r\n", "250 2.0.0 Ok\r\n");
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'D',
+	    "policy: XFORWARD ADDR wins over a listed peer");
+	t_step(t, "MAIL FROM:<a@example.org>\r\n", ok);
+	t_step(t, "RCPT TO:<b@example.test>\r\n", ok);
+	t_check(t_pol_data(t) == 'W',
+	    "policy: without XFORWARD, the listed peer");
+	t_end(t);
+	policy_unref(cfg.policy);
+	cfg.policy = 0;
+}
+
 int
 main(void)
 {
@@ -1428,6 +1556,7 @@ main(void)
 	t_two();
 	t_slow_reader();
 	t_shutdown();
+	t_policy();
 	store_shutdown();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

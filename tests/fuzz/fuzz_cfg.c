@@ -3,6 +3,7 @@
  *
  * The first byte picks a chunk size; the rest is the file. The same
  * text fed whole must give the same settings and the same first error.
+ * The policy lists are compared through lookups, not by address.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct policy *pola, *polb;
 	size_t	chunk, off, n;
 
 	if (size < 1)
@@ -36,8 +38,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg_parse_init(&pb, &b, "fuzz.conf");
 	cfg_parse_feed(&pb, data, size);
 	cfg_parse_finish(&pb);
+	pola = a.policy;
+	polb = b.policy;
+	a.policy = b.policy = 0;
 	if (memcmp(&a, &b, sizeof(a)) != 0 || pa.errors != pb.errors
-	    || strcmp(pa.err, pb.err) != 0)
+	    || strcmp(pa.err, pb.err) != 0 || (pola == 0) != (polb == 0)
+	    || policy_addr(pola, "a@example.org", 13)
+	    != policy_addr(polb, "a@example.org", 13)
+	    || policy_client(pola, "192.0.2.1")
+	    != policy_client(polb, "192.0.2.1"))
 		abort();
+	policy_unref(pola);
+	policy_unref(polb);
 	return (0);
 }

@@ -749,6 +749,17 @@ fuzz_setup_store(void)
 	fuzz_cfg.secret_set = 1;
 	fuzz_cfg.min_size = 10;
 	fuzz_cfg.timeout_ms = FUZZ_TIMEOUT_MS;
+	/* Policy lists, so scripts reach both the detaching and the
+	 * passing job (seed_sess/policy: a skipped sender). */
+	if (policy_set(&fuzz_cfg.policy, POLICY_SKIP_SENDERS,
+	    "boss@example.org <>", why, sizeof(why)) < 0
+	    || policy_set(&fuzz_cfg.policy, POLICY_SKIP_RECIPIENTS,
+	    "whole@example.test", why, sizeof(why)) < 0
+	    || policy_set(&fuzz_cfg.policy, POLICY_SKIP_CLIENTS,
+	    "198.51.100.0/24", why, sizeof(why)) < 0) {
+		fprintf(stderr, "fuzz_sess: policy: %s\n", why);
+		exit(1);
+	}
 	snprintf(why, sizeof(why), "%s/store", fuzz_dir);
 	if (mkdir(why, 0755) < 0 || store_init(&fuzz_cfg, why,
 	    sizeof(why)) < 0) {

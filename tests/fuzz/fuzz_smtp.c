@@ -5,7 +5,10 @@
  * line splitter and table, the reply parser (then the EHLO filter), the
  * dot unstuffer and stuffer, and the XFORWARD check, once whole and once
  * in the chunks the input chose. Whole and split must agree; a stuffed
- * message must unstuff to itself.
+ * message must unstuff to itself. The input is also a MAIL FROM or
+ * RCPT TO path (smtp_path: bounded, never longer than what it came
+ * from, the same in a small buffer when it fits), looked up in policy
+ * lists, and read as a policy list itself (not as a file: list).
  */
 #include "detach.h"
 
@@ -131,6 +134,54 @@ fuzz_dots(const unsigned char *p, size_t len, unsigned seed)
 		abort();
 }
 
+static void
+fuzz_policy(const char *args, size_t size)
+{
+	static struct policy *lists;
+	static char out[FUZZ_MAX + 1];
+	struct policy *p = 0;
+	char small[16], why[512];
+	int n, m, l;
+
+	if (lists == 0) {
+		policy_set(&lists, POLICY_SKIP_SENDERS, "<> a@b.example "
+		    "\"a b\"@c.example .d.example e.example", why, sizeof(why));
+		policy_set(&lists, POLICY_DETACH_RECIPIENTS, "x.example "
+		    ".x.example u@[192.0.2.1]", why, sizeof(why));
+		policy_set(&lists, POLICY_SKIP_CLIENTS, "192.0.2.0/24 "
+		    "2001:db8::/32 0.0.0.0/0", why, sizeof(why));
+		if (lists == 0)
+			abort();
+	}
+	n = smtp_path(args, out, sizeof(out));
+	if (n >= 0 && ((size_t)n > size || strlen(out) != (size_t)n))
+		abort();
+	m = smtp_path(args, small, sizeof(small));
+	if ((n >= 0 && (size_t)n < sizeof(small)) != (m >= 0)
+	    || (m >= 0 && (m != n || memcmp(small, out, m) != 0)))
+		abort();
+	if (n >= 0 && policy_addr(lists, out, n) & ~((1 << POLICY_NLISTS) - 1))
+		abort();
+	(void)policy_client(lists, args);
+	if (smtp_xforward_addr(args, small, sizeof(small)) == 0
+	    && strlen(small) >= sizeof(small))
+		abort();
+	if (strncmp(args, "file:", 5) == 0)
+		return;
+	for (l = 0; l < POLICY_NLISTS; l += POLICY_NLISTS - 1) {
+		if (policy_set(&p, l, args, why, sizeof(why)) < 0) {
+			if (p != 0 || strlen(why) >= sizeof(why))
+				abort();
+			continue;
+		}
+		(void)policy_addr(p, "a@b.example", 11);
+		(void)policy_addr(p, "", 0);
+		(void)policy_client(p, "192.0.2.1");
+		policy_unref(p);
+		p = 0;
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -149,5 +200,6 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	memcpy(args, data, size);
 	args[size] = 0;
 	(void)smtp_xforward_check(args, 0x7f, ident, sizeof(ident));
+	fuzz_policy(args, strlen(args));
 	return (0);
 }
