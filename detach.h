@@ -76,6 +76,10 @@
 /* Listening addresses. */
 #define CFG_LISTEN_MAX		8
 
+/* unix:/path: the path and its NUL must fit sockaddr_un's sun_path,
+ * 108 bytes on Linux (unix(7)); a longer one cannot be bound. */
+#define CFG_UNIX_PATH_MAX	107
+
 /* Size of the spool copy buffer; I/O granularity, not a message bound. */
 #define SPOOL_IO_MAX		65536
 
@@ -198,6 +202,10 @@ struct cfg {
 	int	upload_timeout_ms;
 	/* links and objects */
 	uint64_t expire_s;			/* 0: never */
+	/* unix: listeners' socket files */
+	int	listen_mode;			/* permission bits */
+	char	listen_group[64];		/* empty: our own group */
+	gid_t	listen_gid;			/* (gid_t)-1: our own group */
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */
@@ -280,6 +288,14 @@ extern void msg_free(struct msg *);
 /* Runs in the foreground until SIGTERM; returns an exit code. The path
  * is reread on SIGHUP. */
 extern int proxy_run(const char *, struct cfg *);
+
+/* One listening socket, "host:port", "[v6]:port" or "unix:/path", for
+ * any listener in the loop. A unix: socket file gets mode and gid
+ * ((gid_t)-1: ours); a stale one is replaced, a live one is an error.
+ * Returns the descriptor (non-blocking), or -1 with why.
+ * proxy_unlisten() closes it and removes our socket file. */
+extern int proxy_listen(const char *, int, gid_t, char *, size_t);
+extern void proxy_unlisten(int);
 
 /* ------------------------------------------------------------------ */
 /* smtp.c (declarations owned by smtp.c)                               */

@@ -5,6 +5,10 @@
  *	#include "detach.h"
  *
  *	int proxy_run(const char *path, struct cfg *cfg)
+ *
+ *	int proxy_listen(const char *spec, int mode, gid_t gid,
+ *		char *why, size_t whylen)
+ *	void proxy_unlisten(int fd)
  * DESCRIPTION
  *	proxy_run() listens on every `listen` address, and for each client
  *	it accepts opens a non-blocking connection to `forward`; the
@@ -12,6 +16,20 @@
  *	every listener, client, downstream connection and every upload of
  *	every message job; each wait has a CLOCK_MONOTONIC deadline and
  *	poll() sleeps until the nearest.
+ *
+ *	proxy_listen() opens one listener, for the mail and for any other
+ *	listener in the loop: "host:port", "[v6]:port" or "unix:/path".
+ *	A unix: socket file is bound under a umask that leaves mode and
+ *	gets group gid ((gid_t)-1: ours) before listen(), so no client sees
+ *	other permissions. A socket file already at the path is probed: a
+ *	refused connect means its process died, and it is replaced; one
+ *	that connects, or a full backlog, is a live process's and an error;
+ *	anything not a socket is never removed. proxy_unlisten() closes a
+ *	listener and removes its socket file if it is still the one bound
+ *	(same device and inode): at exit and when a reload drops it.
+ *	Clients on unix: sockets are logged as "unix"; TCP_NODELAY is for
+ *	TCP only. A unix: forward whose backlog is full (EAGAIN) is a
+ *	failed connect: the client gets 421.
  *
  *	Past max_sessions a client gets "421 4.3.2" and is closed.
  *	A client we close lingers a little, write side shut and input
@@ -26,23 +44,32 @@
  *	or an address that cannot be bound, keeps the old settings and
  *	the log says why. Signals reach the loop through a self-pipe.
  * LIMITS
- *	max_sessions; PROXY_LINGER_MAX clients lingering, each at most
+ *	max_sessions; PROXY_UNIX_MAX unix: listeners at once (the old and
+ *	the new set during a reload, and others'); PROXY_LINGER_MAX clients lingering, each at most
  *	PROXY_LINGER_MS; session memory is allocated once at accept and
  *	freed at close (struct smtp_sess, about 160 KB, of which an idle
  *	session touches a few pages: 1000 idle sessions hold 26 MiB RSS).
  * DIAGNOSTICS
  *	connect and disconnect lines per session, the transaction lines
- *	of smtp.c; warnings for failed accepts and connects. Listening
- *	failures at start are fatal.
+ *	of smtp.c; warnings for failed accepts and connects; a line for
+ *	each stale socket file removed. Listening failures at start are
+ *	fatal (71), e.g. "listen unix:/p: held by a live process" or
+ *	"exists and is not a socket"; on SIGHUP they keep the old settings.
  * BUGS
  *	On SIGHUP a new `listen` address is bound with detach's privileges
  *	at that time; one that cannot be bound keeps the old settings. So
  *	does narrowing or widening a wildcard on the same port (0.0.0.0:P
  *	to 127.0.0.1:P): the new socket cannot be bound while the old one
  *	holds the port. Clients queued on a dropped listener are reset.
+ *	listen_mode and listen_group apply to socket files bound from then
+ *	on; a unix: listener kept over a reload keeps its file as it was.
+ *	A stale socket file is probed, then removed: a process that binds
+ *	the path between the two loses its file.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -51,6 +78,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +132,23 @@ struct proxy_linger {
 	int64_t	deadline;
 };
 
+/*
+ * The socket files of our unix: listeners, removed when they close (if
+ * still ours: same device and inode as bound). A reload holds the old
+ * and the new set at once; other listeners (metrics) may add theirs.
+ */
+#define PROXY_UNIX_MAX		(2 * CFG_LISTEN_MAX + 4)
+
+struct proxy_unix {
+	int	fd;
+	dev_t	dev;
+	ino_t	ino;
+	char	path[CFG_UNIX_PATH_MAX + 1];
+};
+
+static struct proxy_unix proxy_unix[PROXY_UNIX_MAX];
+static int proxy_nunix;
+
 static int proxy_sigpipe[2] = {-1, -1};
 static struct proxy_linger proxy_lingers[PROXY_LINGER_MAX];
 static int proxy_nlinger;
@@ -147,8 +192,8 @@ proxy_nonblock(int fd)
 }
 
 /*
- * proxy_addr - "host:port" or "[v6]:port" to a socket address; names
- * resolve here, at start and on SIGHUP, never in the loop
+ * proxy_addr - "host:port", "[v6]:port" or "unix:/path" to a socket
+ * address; names resolve here, at start and on SIGHUP, never in the loop
  */
 static int
 proxy_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
@@ -157,9 +202,23 @@ proxy_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
 	char host[CFG_LINE_MAX];
 	const char *colon, *port;
 	struct addrinfo hints, *res;
+	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
 	size_t n;
 	int err;
 
+	if (strncmp(spec, "unix:", 5) == 0) {
+		n = strlen(spec + 5);
+		if (spec[5] != '/' || n >= sizeof(sun->sun_path)) {
+			snprintf(why, whylen, "%s: not unix:/path of at most "
+			    "%d bytes", spec, CFG_UNIX_PATH_MAX);
+			return (-1);
+		}
+		memset(ss, 0, sizeof(*ss));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, spec + 5, n + 1);
+		*len = offsetof(struct sockaddr_un, sun_path) + n + 1;
+		return (0);
+	}
 	if (spec[0] == '[') {
 		colon = strstr(spec, "]:");
 		if (colon == 0)
@@ -194,10 +253,118 @@ bad:
 	return (-1);
 }
 
-/* proxy_listen - one listening socket */
-
+/*
+ * proxy_unix_stale - make way for a socket file at path: nothing there,
+ * or a socket that refuses connections (its process died and left it),
+ * which is removed. A socket that takes a connection, or a backlog that
+ * is full, is a live process's; anything that is not a socket is never
+ * removed: -1 with why.
+ */
 static int
-proxy_listen(const char *spec, char *why, size_t whylen)
+proxy_unix_stale(const char *spec, const struct sockaddr_un *sun,
+    socklen_t len, char *why, size_t whylen)
+{
+	struct stat st;
+	int fd, rc, err;
+
+	if (lstat(sun->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return (0);
+		snprintf(why, whylen, "listen %s: %s", spec, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, whylen, "listen %s: exists and is not a socket",
+		    spec);
+		return (-1);
+	}
+	/* Non-blocking: a live listener with a full backlog says EAGAIN
+	 * instead of holding us up. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0) {
+		snprintf(why, whylen, "listen %s: %s", spec, strerror(errno));
+		return (-1);
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, len);
+	err = errno;
+	(void)close(fd);
+	if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
+		snprintf(why, whylen, "listen %s: held by a live process",
+		    spec);
+		return (-1);
+	}
+	if (err == ENOENT)
+		return (0);
+	if (err != ECONNREFUSED) {
+		snprintf(why, whylen, "listen %s: %s", spec, strerror(err));
+		return (-1);
+	}
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT) {
+		snprintf(why, whylen, "listen %s: unlink stale socket: %s",
+		    spec, strerror(errno));
+		return (-1);
+	}
+	log_info("listen %s: removed a stale socket file", spec);
+	return (0);
+}
+
+/*
+ * proxy_listen_unix - a listening socket file with mode and group gid
+ *
+ * bind() runs under a umask that leaves exactly mode, so the file never
+ * has more permissions than asked, not even for a moment; its group is
+ * set before listen(), and until listen() every connect is refused.
+ */
+static int
+proxy_listen_unix(const char *spec, const struct sockaddr_un *sun,
+    socklen_t len, int mode, gid_t gid, char *why, size_t whylen)
+{
+	struct proxy_unix *u;
+	struct stat st;
+	mode_t old;
+	int fd, rc, bound = 0;
+
+	if (proxy_nunix >= PROXY_UNIX_MAX) {
+		snprintf(why, whylen, "listen %s: more than %d unix listeners",
+		    spec, PROXY_UNIX_MAX);
+		return (-1);
+	}
+	if (proxy_unix_stale(spec, sun, len, why, whylen) < 0)
+		return (-1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		goto fail;
+	old = umask(~mode & 0777);
+	rc = bind(fd, (const struct sockaddr *)sun, len);
+	(void)umask(old);
+	if (rc < 0)
+		goto fail;
+	bound = 1;
+	if ((gid != (gid_t)-1 && chown(sun->sun_path, (uid_t)-1, gid) < 0)
+	    || lstat(sun->sun_path, &st) < 0 || listen(fd, 128) < 0)
+		goto fail;
+	u = &proxy_unix[proxy_nunix++];
+	u->fd = fd;
+	u->dev = st.st_dev;
+	u->ino = st.st_ino;
+	memcpy(u->path, sun->sun_path, sizeof(u->path));
+	return (fd);
+fail:
+	snprintf(why, whylen, "listen %s: %s", spec, strerror(errno));
+	if (bound)
+		(void)unlink(sun->sun_path);
+	if (fd >= 0)
+		(void)close(fd);
+	return (-1);
+}
+
+/*
+ * proxy_listen - one listening socket: TCP, or a unix: socket file with
+ * the given mode and group ((gid_t)-1: ours). For any listener in the
+ * loop; close it with proxy_unlisten().
+ */
+int
+proxy_listen(const char *spec, int mode, gid_t gid, char *why, size_t whylen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -205,6 +372,9 @@ proxy_listen(const char *spec, char *why, size_t whylen)
 
 	if (proxy_addr(spec, &ss, &len, why, whylen) < 0)
 		return (-1);
+	if (ss.ss_family == AF_UNIX)
+		return (proxy_listen_unix(spec, (struct sockaddr_un *)&ss, len,
+		    mode, gid, why, whylen));
 	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0
 	    || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0
 	    || (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
@@ -217,6 +387,31 @@ proxy_listen(const char *spec, char *why, size_t whylen)
 		return (-1);
 	}
 	return (fd);
+}
+
+/*
+ * proxy_unlisten - close a listener from proxy_listen(); a unix: one's
+ * socket file is removed if it is still the one we bound (another
+ * process may have replaced it as stale since)
+ */
+void
+proxy_unlisten(int fd)
+{
+	struct proxy_unix *u;
+	struct stat st;
+	int	i;
+
+	for (i = 0; i < proxy_nunix; i++) {
+		u = &proxy_unix[i];
+		if (u->fd != fd)
+			continue;
+		if (lstat(u->path, &st) == 0 && st.st_dev == u->dev
+		    && st.st_ino == u->ino && unlink(u->path) < 0)
+			log_warn("unlink %s: %s", u->path, strerror(errno));
+		*u = proxy_unix[--proxy_nunix];
+		break;
+	}
+	(void)close(fd);
 }
 
 /* proxy_cfg_new - a configuration generation; 0 with why on error */
@@ -249,8 +444,11 @@ proxy_cfg_unref(struct proxy_cfg *pc)
 	}
 }
 
-/* proxy_peer - "[addr]:port" of a socket address */
-
+/*
+ * proxy_peer - "[addr]:port" of a socket address, or "unix" for a
+ * unix-domain client (its socket has no name; Postfix's XFORWARD still
+ * tells the after-filter smtpd who the real client is)
+ */
 static void
 proxy_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -258,6 +456,10 @@ proxy_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 	int port = 0;
 
 	host[0] = 0;
+	if (ss->ss_family == AF_UNIX) {
+		snprintf(buf, len, "unix");
+		return;
+	}
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)ss;
 
@@ -359,7 +561,9 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 		(void)close(cfd);
 		return;
 	}
-	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (ss.ss_family != AF_UNIX)
+		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
 	proxy_peer(&ss, peer, sizeof(peer));
 	if (proxy_nsess >= pc->cfg.max_sessions) {
 		log_warn("refusing %s: %d sessions", peer, proxy_nsess);
@@ -391,11 +595,20 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 		smtp_down_gone(&ps->s, strerror(errno), now);
 		return;
 	}
-	(void)setsockopt(dfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (pc->fwd.ss_family != AF_UNIX)
+		(void)setsockopt(dfd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
 	ps->dfd = dfd;
 	if (connect(dfd, (struct sockaddr *)&pc->fwd, pc->fwdlen) == 0)
 		return;
-	if (errno == EINPROGRESS) {
+	/* A unix: connect never says EINPROGRESS: it is done at once or
+	 * says EAGAIN, the listener's backlog being full. That is a
+	 * server too busy to take us now: a failed connect like any
+	 * other, the client gets 421 and tries again later, as Postfix's
+	 * front smtpd does with its own client. Waiting would need a
+	 * retry timer and would hold the client for a server that is
+	 * behind already. */
+	if (errno == EINPROGRESS && pc->fwd.ss_family != AF_UNIX) {
 		ps->connecting = 1;
 		return;
 	}
@@ -577,8 +790,8 @@ proxy_relisten_open(const struct cfg *old, const struct cfg *next,
 			break;
 		}
 		j = proxy_listen_find(old, old->nlisten, next->listen[i]);
-		fd[i] = j >= 0 ? lfd[j] : proxy_listen(next->listen[i], why,
-		    whylen);
+		fd[i] = j >= 0 ? lfd[j] : proxy_listen(next->listen[i],
+		    next->listen_mode, next->listen_gid, why, whylen);
 		if (fd[i] < 0)
 			break;
 	}
@@ -586,7 +799,7 @@ proxy_relisten_open(const struct cfg *old, const struct cfg *next,
 		return (0);
 	while (--i >= 0)
 		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
-			(void)close(fd[i]);
+			proxy_unlisten(fd[i]);
 	return (-1);
 }
 
@@ -600,7 +813,7 @@ proxy_relisten_undo(const struct cfg *old, const struct cfg *next,
 
 	for (i = 0; i < next->nlisten; i++)
 		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
-			(void)close(fd[i]);
+			proxy_unlisten(fd[i]);
 }
 
 /* proxy_relisten_commit - close the listeners dropped; fd[] takes over */
@@ -616,7 +829,7 @@ proxy_relisten_commit(const struct cfg *old, const struct cfg *next,
 		    old->listen[j]) < 0) {
 			log_info("reload: no longer listening on %s",
 			    old->listen[j]);
-			(void)close(lfd[j]);
+			proxy_unlisten(lfd[j]);
 		}
 	for (i = 0; i < next->nlisten; i++)
 		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
@@ -703,9 +916,13 @@ proxy_run(const char *path, struct cfg *cfg)
 	if (store_init(&pc->cfg, why, sizeof(why)) < 0)
 		log_fatal(DETACH_EX_CONFIG, "store: %s", why);
 	for (nl = 0; nl < cfg->nlisten; nl++)
-		if ((lfd[nl] = proxy_listen(cfg->listen[nl], why,
-		    sizeof(why))) < 0)
+		if ((lfd[nl] = proxy_listen(cfg->listen[nl], cfg->listen_mode,
+		    cfg->listen_gid, why, sizeof(why))) < 0) {
+			/* Leave no socket file of ours behind. */
+			while (--nl >= 0)
+				proxy_unlisten(lfd[nl]);
 			log_fatal(DETACH_EX_OSERR, "%s", why);
+		}
 	if (pipe(proxy_sigpipe) < 0 || proxy_nonblock(proxy_sigpipe[0]) < 0
 	    || proxy_nonblock(proxy_sigpipe[1]) < 0)
 		log_fatal(DETACH_EX_OSERR, "pipe: %s", strerror(errno));
@@ -871,7 +1088,7 @@ proxy_run(const char *path, struct cfg *cfg)
 	while (proxy_nlinger > 0)
 		proxy_linger_del(0);
 	for (i = 0; i < nl; i++)
-		(void)close(lfd[i]);
+		proxy_unlisten(lfd[i]);
 	free(pfd);
 	proxy_cfg_unref(pc);
 	store_shutdown();
