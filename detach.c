@@ -56,6 +56,7 @@
 
 static int log_to_syslog;
 static int log_quiet;		/* pipe mode: warnings and errors only */
+static pid_t log_pid;		/* detach never forks: asked once */
 
 /* log_line - one line, to syslog or to stderr as "detach[PID]: ..." */
 
@@ -75,7 +76,9 @@ log_line(int prio, const char *prefix, const char *fmt, va_list ap)
 		syslog(prio, "%s%s", prefix, buf);
 		return;
 	}
-	fprintf(stderr, "detach[%ld]: %s%s\n", (long)getpid(), prefix, buf);
+	if (log_pid == 0)
+		log_pid = getpid();
+	fprintf(stderr, "detach[%ld]: %s%s\n", (long)log_pid, prefix, buf);
 }
 
 /* log_info - an event, unless in pipe mode */

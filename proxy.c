@@ -547,7 +547,9 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 	char peer[64], id[16];
 	int cfd, dfd, on = 1;
 
-	if ((cfd = accept(lfd, (struct sockaddr *)&ss, &len)) < 0) {
+	/* Flags at accept and socket time: no fcntl() calls per session. */
+	if ((cfd = accept4(lfd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
 		if (errno == EMFILE || errno == ENFILE) {
 			log_warn("accept: %s; pausing with %d sessions",
 			    strerror(errno), proxy_nsess);
@@ -555,10 +557,6 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 		} else if (errno != EAGAIN && errno != EINTR
 		    && errno != ECONNABORTED)
 			log_warn("accept: %s", strerror(errno));
-		return;
-	}
-	if (proxy_nonblock(cfd) < 0) {
-		(void)close(cfd);
 		return;
 	}
 	if (ss.ss_family != AF_UNIX)
@@ -588,10 +586,8 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 	proxy_list = ps;
 	proxy_nsess++;
 	log_info("%s: connect from %s", id, peer);
-	if ((dfd = socket(pc->fwd.ss_family, SOCK_STREAM, 0)) < 0
-	    || proxy_nonblock(dfd) < 0) {
-		if (dfd >= 0)
-			(void)close(dfd);
+	if ((dfd = socket(pc->fwd.ss_family, SOCK_STREAM | SOCK_NONBLOCK
+	    | SOCK_CLOEXEC, 0)) < 0) {
 		smtp_down_gone(&ps->s, strerror(errno), now);
 		return;
 	}
