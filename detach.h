@@ -205,7 +205,7 @@ struct cfg {
 	/* unix: listeners' socket files */
 	int	listen_mode;			/* permission bits */
 	char	listen_group[64];		/* empty: our own group */
-	gid_t	listen_gid;			/* (gid_t)-1: our own group */
+	gid_t	listen_gid;			/* (gid_t)-1: ours */
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */

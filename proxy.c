@@ -45,10 +45,11 @@
  *	the log says why. Signals reach the loop through a self-pipe.
  * LIMITS
  *	max_sessions; PROXY_UNIX_MAX unix: listeners at once (the old and
- *	the new set during a reload, and others'); PROXY_LINGER_MAX clients lingering, each at most
- *	PROXY_LINGER_MS; session memory is allocated once at accept and
- *	freed at close (struct smtp_sess, about 160 KB, of which an idle
- *	session touches a few pages: 1000 idle sessions hold 26 MiB RSS).
+ *	the new set during a reload, and others'); PROXY_LINGER_MAX
+ *	clients lingering, each at most PROXY_LINGER_MS; session memory
+ *	is allocated once at accept and freed at close (struct smtp_sess,
+ *	about 160 KB, of which an idle session touches a few pages: 1000
+ *	idle sessions hold 26 MiB RSS).
  * DIAGNOSTICS
  *	connect and disconnect lines per session, the transaction lines
  *	of smtp.c; warnings for failed accepts and connects; a line for
