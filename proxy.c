@@ -654,6 +654,48 @@ proxy_free(struct proxy_sess *ps, int64_t now)
 	proxy_nsess--;
 }
 
+/* proxy_write_client - write what the session has for its client */
+
+static void
+proxy_write_client(struct proxy_sess *ps)
+{
+	struct smtp_sess *s = &ps->s;
+	const unsigned char *o;
+	size_t room;
+	ssize_t n;
+
+	if (s->state == SMTP_WAIT_NOTHING)
+		return;
+	o = smtp_cout_buf(s, &room);
+	if (room > 0) {
+		n = write(ps->cfd, o, room);
+		if (n >= 0)
+			smtp_cout_ack(s, n);
+		else if (errno != EAGAIN && errno != EINTR)
+			smtp_client_gone(s, strerror(errno));
+	}
+}
+
+/* proxy_write_down - write what the session has for downstream */
+
+static void
+proxy_write_down(struct proxy_sess *ps, int64_t now)
+{
+	struct smtp_sess *s = &ps->s;
+	const unsigned char *o;
+	size_t room;
+	ssize_t n;
+
+	o = smtp_dout_buf(s, &room);
+	if (room > 0) {
+		n = write(ps->dfd, o, room);
+		if (n >= 0)
+			smtp_dout_ack(s, n, now);
+		else if (errno != EAGAIN && errno != EINTR)
+			proxy_close_down(ps, strerror(errno), now);
+	}
+}
+
 /* proxy_io - move bytes for one session after poll() */
 
 static void
@@ -661,10 +703,9 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 {
 	struct smtp_sess *s = &ps->s;
 	unsigned char *b;
-	const unsigned char *o;
 	size_t room;
 	ssize_t n;
-	int err;
+	int err, got = 0, want;
 	socklen_t elen = sizeof(err);
 	short ev;
 
@@ -673,24 +714,17 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 			b = smtp_cin_buf(s, &room);
 			if (room > 0) {
 				n = read(ps->cfd, b, room);
-				if (n > 0)
+				if (n > 0) {
 					smtp_cin_ack(s, n, now);
-				else if (n == 0)
+					got = 1;
+				} else if (n == 0)
 					smtp_cin_ack(s, 0, now);
 				else if (errno != EAGAIN && errno != EINTR)
 					smtp_client_gone(s, strerror(errno));
 			}
 		}
-		if ((ev & POLLOUT) && s->state != SMTP_WAIT_NOTHING) {
-			o = smtp_cout_buf(s, &room);
-			if (room > 0) {
-				n = write(ps->cfd, o, room);
-				if (n >= 0)
-					smtp_cout_ack(s, n);
-				else if (errno != EAGAIN && errno != EINTR)
-					smtp_client_gone(s, strerror(errno));
-			}
-		}
+		if (ev & POLLOUT)
+			proxy_write_client(ps);
 	}
 	if (ps->dpfd >= 0 && ps->dfd >= 0
 	    && (ev = pfd[ps->dpfd].revents) != 0) {
@@ -708,9 +742,10 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 			if (ev & (POLLIN | POLLHUP | POLLERR)) {
 				b = smtp_din_buf(s, &room);
 				n = room > 0 ? read(ps->dfd, b, room) : -2;
-				if (n > 0)
+				if (n > 0) {
 					smtp_din_ack(s, n);
-				else if (n == 0)
+					got = 1;
+				} else if (n == 0)
 					proxy_close_down(ps, "connection "
 					    "closed", now);
 				else if (n == -1 && errno != EAGAIN
@@ -718,18 +753,8 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 					proxy_close_down(ps, strerror(errno),
 					    now);
 			}
-			if ((ev & POLLOUT) && ps->dfd >= 0) {
-				o = smtp_dout_buf(s, &room);
-				if (room > 0) {
-					n = write(ps->dfd, o, room);
-					if (n >= 0)
-						smtp_dout_ack(s, n, now);
-					else if (errno != EAGAIN
-					    && errno != EINTR)
-						proxy_close_down(ps,
-						    strerror(errno), now);
-				}
-			}
+			if ((ev & POLLOUT) && ps->dfd >= 0)
+				proxy_write_down(ps, now);
 		}
 	}
 	/* Also with no descriptor: an upload pausing before its next try
@@ -737,6 +762,22 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 	 * message is being stored. */
 	if (s->msg)
 		msg_event(s->msg, pfd + ps->mpfd, ps->nmpfd, now);
+	/*
+	 * What the bytes just read produced goes out now, not a poll()
+	 * turn later: a relayed command or reply almost always fits the
+	 * socket at once, and each SMTP step through the proxy would
+	 * otherwise cost a second poll() and its delay. What does not fit
+	 * waits for POLLOUT as before; closing is left to the loop.
+	 */
+	if (got) {
+		smtp_run(s, now);
+		want = smtp_want(s);
+		if ((want & SMTP_WANT_DWRITE) && ps->dfd >= 0
+		    && !ps->connecting)
+			proxy_write_down(ps, now);
+		if (want & SMTP_WANT_CWRITE)
+			proxy_write_client(ps);
+	}
 }
 
 /* proxy_same_addr - do two listen specs name the same socket address? */
