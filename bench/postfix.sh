@@ -15,6 +15,9 @@
 #	null proxy/unix	client -> smtpd -> unix -> smtpd -> queue
 #	detach/unix	client -> smtpd -> unix -> detach -> unix -> smtpd
 #			-> queue (a second detach, listen and forward unix:)
+# These two run in alternation, twice each, and the better of each pair
+# counts: the goal's ratio is theirs, and on a shared machine a burst
+# of someone else's work should not land on one side only.
 # The rate is of messages accepted (the client's 250 at the dot);
 # delivery is by discard(8) so the disk does not fill. Then detach's
 # peak RSS (VmHWM) and its RSS with 1000 idle sessions held open.
@@ -124,6 +127,11 @@ run() {	# run PORT FILE COUNT: prints msgs/s MiB/s
 	    d = b - a; printf "%8.1f msg/s %8.1f MiB/s", n / d, n * s / d / 1048576 }'
 }
 
+best() {	# best A B: the run with more messages per second
+	echo "$1 $2" | awk '{ if ($5 > $1) print $5, $6, $7, $8; else print $1, $2, $3, $4 }' |
+	    awk '{ printf "%8.1f msg/s %8.1f MiB/s", $1, $3 }'
+}
+
 if [ "$quick" = --quick ]; then counts="100 10 4"; else counts="2000 60 12"; fi
 set -- $counts
 mkmsg "$T/plain.eml" 0
@@ -133,7 +141,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m) $(nproc) cores, Postfix $(postco
 printf '%-14s %-26s %-26s %-26s %-26s %s\n' message direct "null proxy" \
     proxsmtp detach "detach/direct detach/null" >"$T/tcp.txt"
 printf '%-14s %-26s %-26s %s\n' message "null proxy/unix" "detach/unix" \
-    "detach/null (unix) detach(unix)/null(tcp)" >"$T/unix.txt"
+    "detach/null (unix)" >"$T/unix.txt"
 for spec in "plain-4KB plain.eml $1" "attach-1MiB att1m.eml $2" "attach-10MiB att10m.eml $3"; do
 	set -- $spec
 	d=$(run "$PF_DIRECT" "$T/$2" "$3")
@@ -142,9 +150,11 @@ for spec in "plain-4KB plain.eml $1" "attach-1MiB att1m.eml $2" "attach-10MiB at
 	x=$(run "$PF_FRONT" "$T/$2" "$3")
 	zu=$(run "$PF_UNULL" "$T/$2" "$3")
 	xu=$(run "$PF_UFRONT" "$T/$2" "$3")
+	zu=$(best "$zu" "$(run "$PF_UNULL" "$T/$2" "$3")")
+	xu=$(best "$xu" "$(run "$PF_UFRONT" "$T/$2" "$3")")
 	r=$(echo "$d $z $x" | awk '{ printf "%.2fx %.2fx", $9 / $1, $9 / $5 }')
 	printf '%-14s %-26s %-26s %-26s %-26s %s\n' "$1" "$d" "$z" "$p" "$x" "$r" >>"$T/tcp.txt"
-	r=$(echo "$zu $xu $z" | awk '{ printf "%.2fx %.2fx", $5 / $1, $5 / $9 }')
+	r=$(echo "$zu $xu" | awk '{ printf "%.2fx", $5 / $1 }')
 	printf '%-14s %-26s %-26s %s\n' "$1" "$zu" "$xu" "$r" >>"$T/unix.txt"
 	set -- $counts
 done
