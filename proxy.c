@@ -29,7 +29,9 @@
  *	(same device and inode): at exit and when a reload drops it.
  *	Clients on unix: sockets are logged as "unix"; TCP_NODELAY is for
  *	TCP only. A unix: forward whose backlog is full (EAGAIN) is a
- *	failed connect: the client gets 421.
+ *	failed connect: the client gets 421. What a read produces for the
+ *	other side is written in the same loop turn when it fits, the rest
+ *	once poll() says POLLOUT.
  *
  *	Past max_sessions a client gets "421 4.3.2" and is closed.
  *	A client we close lingers a little, write side shut and input
@@ -49,7 +51,8 @@
  *	clients lingering, each at most PROXY_LINGER_MS; session memory
  *	is allocated once at accept and freed at close (struct smtp_sess,
  *	about 160 KB, of which an idle session touches a few pages: 1000
- *	idle sessions hold 26 MiB RSS).
+ *	idle sessions hold 26 MiB RSS); malloc keeps up to PROXY_HEAP_KEEP
+ *	of freed memory for the next sessions.
  * DIAGNOSTICS
  *	connect and disconnect lines per session, the transaction lines
  *	of smtp.c; warnings for failed accepts and connects; a line for
