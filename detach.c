@@ -32,7 +32,9 @@
  *	stdin to stdout, nothing spooled. detach -t warns of each sender
  *	or recipient list: in pipe mode it needs that envelope.
  * LIMITS
- *	CFG_LINE_MAX bytes per logical line; CFG_LISTEN_MAX addresses.
+ *	CFG_LINE_MAX bytes per logical line; CFG_LISTEN_MAX addresses;
+ *	CFG_UNIX_PATH_MAX bytes of a unix: path. listen_group is resolved
+ *	when the file is read (at start and on SIGHUP).
  * DIAGNOSTICS
  *	Pipe mode exits 0 when done (also when nothing was detached or the
  *	message passed through), 75 on a store or spool failure under
@@ -53,6 +55,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -74,6 +77,7 @@
 
 static int log_to_syslog;
 static int log_quiet;		/* pipe mode: warnings and errors only */
+static pid_t log_pid;		/* detach never forks: asked once */
 
 /* log_line - one line, to syslog or to stderr as "detach[PID]: ..." */
 
@@ -93,7 +97,9 @@ log_line(int prio, const char *prefix, const char *fmt, va_list ap)
 		syslog(prio, "%s%s", prefix, buf);
 		return;
 	}
-	fprintf(stderr, "detach[%ld]: %s%s\n", (long)getpid(), prefix, buf);
+	if (log_pid == 0)
+		log_pid = getpid();
+	fprintf(stderr, "detach[%ld]: %s%s\n", (long)log_pid, prefix, buf);
 }
 
 /* log_info - an event, unless in pipe mode */
@@ -190,9 +196,11 @@ enum cfg_type {
 	CFG_T_SECRET,		/* 64 hex digits */
 	CFG_T_FAIL,		/* keep | tempfail */
 	CFG_T_LOG,		/* stderr | syslog */
-	CFG_T_ADDR,		/* host:port or [v6]:port */
+	CFG_T_ADDR,		/* host:port, [v6]:port or unix:/path */
 	CFG_T_OPTADDR,		/* empty (off), or an ADDR */
 	CFG_T_LISTEN,		/* one or more ADDR */
+	CFG_T_MODE,		/* octal permission bits, up to 0777 */
+	CFG_T_GROUP,		/* a group name, or empty */
 	CFG_T_AUTH,		/* none | basic:U:P | header:N:V */
 	CFG_T_CREDS,		/* a file holding the two S3 keys */
 	CFG_T_USER,		/* a login name */
@@ -238,6 +246,8 @@ static const struct cfg_key cfg_keys[] = {
 	{"upload_timeout", CFG_T_TIME, CFG_N(upload_timeout_ms), "60s", 0},
 	{"expire", CFG_T_AGE, CFG_N(expire_s), "0", 0},
 	{"user", CFG_T_USER, CFG_S(user), "detach", 0},
+	{"listen_mode", CFG_T_MODE, CFG_N(listen_mode), "0660", 0},
+	{"listen_group", CFG_T_GROUP, CFG_S(listen_group), "", 0},
 	{"metrics_listen", CFG_T_OPTADDR, CFG_S(metrics_listen), "", 0},
 	{"detach_senders", CFG_T_POLICY, CFG_S(detach_senders), "", 0},
 	{"skip_senders", CFG_T_POLICY, CFG_S(skip_senders), "", 0},
@@ -274,25 +284,38 @@ cfg_number(const char *v, const char *units, const uint64_t *mult,
 	return (0);
 }
 
-/* cfg_addr_ok - "host:port" or "[v6]:port" with a port in 1..65535 */
-
-static int
-cfg_addr_ok(const char *v)
+/*
+ * cfg_addr_why - "host:port" or "[v6]:port" with a port in 1..65535, or
+ * "unix:/path" with an absolute path that fits sun_path; 0 when good,
+ * else what is wrong
+ */
+static const char *
+cfg_addr_why(const char *v)
 {
 	const char *colon;
 	char   *end;
 	long	port;
 
+	if (strncmp(v, "unix:", 5) == 0) {
+		if (v[5] != '/')
+			return ("expected unix:/absolute/path");
+		if (strlen(v + 5) > CFG_UNIX_PATH_MAX)
+			return ("unix: path longer than 107 bytes");
+		return (0);
+	}
 	if (*v == '[') {
 		if ((colon = strstr(v, "]:")) == 0 || colon == v + 1)
-			return (0);
+			goto bad;
 		colon++;
 	} else if ((colon = strrchr(v, ':')) == 0 || colon == v
 	    || memchr(v, ':', colon - v)) {
-		return (0);
+		goto bad;
 	}
 	port = strtol(colon + 1, &end, 10);
-	return (*end == 0 && colon[1] && port > 0 && port < 65536);
+	if (*end == 0 && colon[1] && port > 0 && port < 65536)
+		return (0);
+bad:
+	return ("expected host:port, [ipv6]:port or unix:/path");
 }
 
 /* cfg_hex - a hex digit's value, or -1 */
@@ -453,13 +476,12 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 		cfg->secret_set = 1;
 		return (0);
 	case CFG_T_ADDR:
-		if (!cfg_addr_ok(v))
-			return (*why = "expected host:port or [ipv6]:port", -1);
+		if ((*why = cfg_addr_why(v)) != 0)
+			return (-1);
 		break;
 	case CFG_T_OPTADDR:
-		if (*v && !cfg_addr_ok(v))
-			return (*why = "expected nothing, host:port or "
-			    "[ipv6]:port", -1);
+		if (*v && (*why = cfg_addr_why(v)) != 0)
+			return (-1);
 		break;
 	case CFG_T_LISTEN:
 		{
@@ -469,9 +491,8 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 			snprintf(copy, sizeof(copy), "%s", v);
 			for (tok = strtok_r(copy, ", \t", &save); tok;
 			    tok = strtok_r(0, ", \t", &save)) {
-				if (!cfg_addr_ok(tok))
-					return (*why = "expected host:port or "
-					    "[ipv6]:port", -1);
+				if ((*why = cfg_addr_why(tok)) != 0)
+					return (-1);
 				if (nl >= CFG_LISTEN_MAX
 				    || strlen(tok) >= sizeof(cfg->listen[0]))
 					return (*why = "too many or too long "
@@ -484,10 +505,33 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 				    "%s", tok);
 			}
 			if (nl == 0)
-				return (*why = "expected host:port", -1);
+				return (*why = "expected host:port, "
+				    "[ipv6]:port or unix:/path", -1);
 			cfg->nlisten = nl;
 			return (0);
 		}
+	case CFG_T_MODE:
+		/* Set-id and sticky bits mean nothing on a socket. */
+		if (len == 0 || len > 4 || strspn(v, "01234567") != len
+		    || (n = strtoul(v, 0, 8)) > 0777)
+			return (*why = "expected octal permissions up to 0777, "
+			    "like 0660", -1);
+		*(int *)base = (int)n;
+		return (0);
+	case CFG_T_GROUP:
+		/* Resolved at start and on SIGHUP, never in the loop. */
+		if (len == 0)
+			cfg->listen_gid = (gid_t)-1;
+		else {
+			struct group *gr;
+
+			errno = 0;
+			if ((gr = getgrnam(v)) == 0)
+				return (*why = errno ? strerror(errno) :
+				    "no such group", -1);
+			cfg->listen_gid = gr->gr_gid;
+		}
+		break;
 	case CFG_T_AUTH:
 		if (strcmp(v, "none") != 0
 		    && !(strncmp(v, "basic:", 6) == 0 && strchr(v + 6, ':'))
@@ -845,6 +889,9 @@ cfg_value(const struct cfg *cfg, const struct cfg_key *k, char *buf,
 		break;
 	case CFG_T_INT:
 		snprintf(buf, size, "%d", *(const int *)base);
+		break;
+	case CFG_T_MODE:
+		snprintf(buf, size, "%04o", (unsigned)*(const int *)base);
 		break;
 	case CFG_T_BOOL:
 		snprintf(buf, size, "%s", *(const int *)base ? "yes" : "no");

@@ -94,6 +94,10 @@
 /* A `user` name: useradd's limit of 32 characters. */
 #define CFG_USER_MAX		32
 
+/* unix:/path: the path and its NUL must fit sockaddr_un's sun_path,
+ * 108 bytes on Linux (unix(7)); a longer one cannot be bound. */
+#define CFG_UNIX_PATH_MAX	107
+
 /* Size of the spool copy buffer; I/O granularity, not a message bound. */
 #define SPOOL_IO_MAX		65536
 
@@ -232,6 +236,10 @@ struct cfg {
 	/* privileges */
 	char	user[CFG_USER_MAX + 1];		/* the proxy's, once root */
 	int	user_line;			/* set on; 0: the default */
+	/* unix: listeners' socket files */
+	int	listen_mode;			/* permission bits */
+	char	listen_group[64];		/* empty: our own group */
+	gid_t	listen_gid;			/* (gid_t)-1: ours */
 	/* the proxy's Prometheus endpoint */
 	char	metrics_listen[CFG_LINE_MAX / 4];	/* "": none */
 	/* policy: the values as written, for -n; the lists read from
@@ -439,6 +447,13 @@ extern void (*sweep_test_hook)(int, int, const char *);
  * is reread on SIGHUP. */
 extern int proxy_run(const char *, struct cfg *);
 
+/* One listening socket, "host:port", "[v6]:port" or "unix:/path", for
+ * any listener in the loop. A unix: socket file gets mode and gid
+ * ((gid_t)-1: ours); a stale one is replaced, a live one is an error.
+ * Returns the descriptor (non-blocking), or -1 with why.
+ * proxy_unlisten() closes it and removes our socket file. */
+extern int proxy_listen(const char *, int, gid_t, char *, size_t);
+extern void proxy_unlisten(int);
 
 /* ------------------------------------------------------------------ */
 /* smtp.c (declarations owned by smtp.c)                               */

@@ -5,6 +5,10 @@
  *	#include "detach.h"
  *
  *	int proxy_run(const char *path, struct cfg *cfg)
+ *
+ *	int proxy_listen(const char *spec, int mode, gid_t gid,
+ *		char *why, size_t whylen)
+ *	void proxy_unlisten(int fd)
  * DESCRIPTION
  *	proxy_run() listens on every `listen` address, and for each client
  *	it accepts opens a non-blocking connection to `forward`; the
@@ -12,6 +16,22 @@
  *	every listener, client, downstream connection and every upload of
  *	every message job; each wait has a CLOCK_MONOTONIC deadline and
  *	poll() sleeps until the nearest.
+ *
+ *	proxy_listen() opens one listener, for the mail and for any other
+ *	listener in the loop: "host:port", "[v6]:port" or "unix:/path".
+ *	A unix: socket file is bound under a umask that leaves mode and
+ *	gets group gid ((gid_t)-1: ours) before listen(), so no client sees
+ *	other permissions. A socket file already at the path is probed: a
+ *	refused connect means its process died, and it is replaced; one
+ *	that connects, or a full backlog, is a live process's and an error;
+ *	anything not a socket is never removed. proxy_unlisten() closes a
+ *	listener and removes its socket file if it is still the one bound
+ *	(same device and inode): at exit and when a reload drops it.
+ *	Clients on unix: sockets are logged as "unix"; TCP_NODELAY is for
+ *	TCP only. A unix: forward whose backlog is full (EAGAIN) is a
+ *	failed connect: the client gets 421. What a read produces for the
+ *	other side is written in the same loop turn when it fits, the rest
+ *	once poll() says POLLOUT.
  *
  *	Past max_sessions a client gets "421 4.3.2" and is closed.
  *	A client we close lingers a little, write side shut and input
@@ -42,27 +62,40 @@
  *	on SIGHUP a changed metrics_listen is bound or closed with the
  *	listen addresses, all or nothing. Scrapes in flight finish.
  * LIMITS
- *	max_sessions; PROXY_LINGER_MAX clients lingering, each at most
- *	PROXY_LINGER_MS; session memory is allocated once at accept and
- *	freed at close (struct smtp_sess, about 160 KB, of which an idle
- *	session touches a few pages: 1000 idle sessions hold 26 MiB RSS).
+ *	max_sessions; PROXY_UNIX_MAX unix: listeners at once (the old and
+ *	the new set during a reload, and others'); PROXY_LINGER_MAX
+ *	clients lingering, each at most PROXY_LINGER_MS; session memory
+ *	is allocated once at accept and freed at close (struct smtp_sess,
+ *	about 160 KB, of which an idle session touches a few pages: 1000
+ *	idle sessions hold 26 MiB RSS); malloc keeps up to PROXY_HEAP_KEEP
+ *	of freed memory for the next sessions.
  * DIAGNOSTICS
  *	connect and disconnect lines per session, the transaction lines
- *	of smtp.c; warnings for failed accepts and connects. Listening
- *	failures at start are fatal; so are a bad `user` (78), a failed
- *	drop (71), and a spool or dir store the user cannot write (78).
- *	One line says which user the proxy runs as.
+ *	of smtp.c; warnings for failed accepts and connects; a line for
+ *	each stale socket file removed. Listening failures at start are
+ *	fatal (71), e.g. "listen unix:/p: held by a live process" or
+ *	"exists and is not a socket"; on SIGHUP they keep the old settings.
+ *	So are a bad `user` (78), a failed drop (71), and a spool or dir
+ *	store the user cannot write (78). One line says which user the
+ *	proxy runs as.
  * BUGS
  *	On SIGHUP a new `listen` address is bound with detach's privileges
  *	at that time; one that cannot be bound keeps the old settings. So
  *	does narrowing or widening a wildcard on the same port (0.0.0.0:P
  *	to 127.0.0.1:P): the new socket cannot be bound while the old one
  *	holds the port. Clients queued on a dropped listener are reset.
+ *	listen_mode and listen_group apply to socket files bound from then
+ *	on; a unix: listener kept over a reload keeps its file as it was.
+ *	A stale socket file is probed, then removed: a process that binds
+ *	the path between the two loses its file.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -70,6 +103,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +157,23 @@ struct proxy_linger {
 	int64_t	deadline;
 };
 
+/*
+ * The socket files of our unix: listeners, removed when they close (if
+ * still ours: same device and inode as bound). A reload holds the old
+ * and the new set at once; other listeners (metrics) may add theirs.
+ */
+#define PROXY_UNIX_MAX		(2 * CFG_LISTEN_MAX + 4)
+
+struct proxy_unix {
+	int	fd;
+	dev_t	dev;
+	ino_t	ino;
+	char	path[CFG_UNIX_PATH_MAX + 1];
+};
+
+static struct proxy_unix proxy_unix[PROXY_UNIX_MAX];
+static int proxy_nunix;
+
 static int proxy_sigpipe[2] = {-1, -1};
 static struct proxy_linger proxy_lingers[PROXY_LINGER_MAX];
 static int proxy_nlinger;
@@ -173,8 +224,8 @@ proxy_nonblock(int fd)
 }
 
 /*
- * proxy_addr - "host:port" or "[v6]:port" to a socket address; names
- * resolve here, at start and on SIGHUP, never in the loop
+ * proxy_addr - "host:port", "[v6]:port" or "unix:/path" to a socket
+ * address; names resolve here, at start and on SIGHUP, never in the loop
  */
 static int
 proxy_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
@@ -183,9 +234,23 @@ proxy_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
 	char host[CFG_LINE_MAX];
 	const char *colon, *port;
 	struct addrinfo hints, *res;
+	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
 	size_t n;
 	int err;
 
+	if (strncmp(spec, "unix:", 5) == 0) {
+		n = strlen(spec + 5);
+		if (spec[5] != '/' || n >= sizeof(sun->sun_path)) {
+			snprintf(why, whylen, "%s: not unix:/path of at most "
+			    "%d bytes", spec, CFG_UNIX_PATH_MAX);
+			return (-1);
+		}
+		memset(ss, 0, sizeof(*ss));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, spec + 5, n + 1);
+		*len = offsetof(struct sockaddr_un, sun_path) + n + 1;
+		return (0);
+	}
 	if (spec[0] == '[') {
 		colon = strstr(spec, "]:");
 		if (colon == 0)
@@ -220,10 +285,118 @@ bad:
 	return (-1);
 }
 
-/* proxy_listen - one listening socket */
-
+/*
+ * proxy_unix_stale - make way for a socket file at path: nothing there,
+ * or a socket that refuses connections (its process died and left it),
+ * which is removed. A socket that takes a connection, or a backlog that
+ * is full, is a live process's; anything that is not a socket is never
+ * removed: -1 with why.
+ */
 static int
-proxy_listen(const char *spec, char *why, size_t whylen)
+proxy_unix_stale(const char *spec, const struct sockaddr_un *sun,
+    socklen_t len, char *why, size_t whylen)
+{
+	struct stat st;
+	int fd, rc, err;
+
+	if (lstat(sun->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return (0);
+		snprintf(why, whylen, "listen %s: %s", spec, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, whylen, "listen %s: exists and is not a socket",
+		    spec);
+		return (-1);
+	}
+	/* Non-blocking: a live listener with a full backlog says EAGAIN
+	 * instead of holding us up. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0) {
+		snprintf(why, whylen, "listen %s: %s", spec, strerror(errno));
+		return (-1);
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, len);
+	err = errno;
+	(void)close(fd);
+	if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
+		snprintf(why, whylen, "listen %s: held by a live process",
+		    spec);
+		return (-1);
+	}
+	if (err == ENOENT)
+		return (0);
+	if (err != ECONNREFUSED) {
+		snprintf(why, whylen, "listen %s: %s", spec, strerror(err));
+		return (-1);
+	}
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT) {
+		snprintf(why, whylen, "listen %s: unlink stale socket: %s",
+		    spec, strerror(errno));
+		return (-1);
+	}
+	log_info("listen %s: removed a stale socket file", spec);
+	return (0);
+}
+
+/*
+ * proxy_listen_unix - a listening socket file with mode and group gid
+ *
+ * bind() runs under a umask that leaves exactly mode, so the file never
+ * has more permissions than asked, not even for a moment; its group is
+ * set before listen(), and until listen() every connect is refused.
+ */
+static int
+proxy_listen_unix(const char *spec, const struct sockaddr_un *sun,
+    socklen_t len, int mode, gid_t gid, char *why, size_t whylen)
+{
+	struct proxy_unix *u;
+	struct stat st;
+	mode_t old;
+	int fd, rc, bound = 0;
+
+	if (proxy_nunix >= PROXY_UNIX_MAX) {
+		snprintf(why, whylen, "listen %s: more than %d unix listeners",
+		    spec, PROXY_UNIX_MAX);
+		return (-1);
+	}
+	if (proxy_unix_stale(spec, sun, len, why, whylen) < 0)
+		return (-1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		goto fail;
+	old = umask(~mode & 0777);
+	rc = bind(fd, (const struct sockaddr *)sun, len);
+	(void)umask(old);
+	if (rc < 0)
+		goto fail;
+	bound = 1;
+	if ((gid != (gid_t)-1 && chown(sun->sun_path, (uid_t)-1, gid) < 0)
+	    || lstat(sun->sun_path, &st) < 0 || listen(fd, 128) < 0)
+		goto fail;
+	u = &proxy_unix[proxy_nunix++];
+	u->fd = fd;
+	u->dev = st.st_dev;
+	u->ino = st.st_ino;
+	memcpy(u->path, sun->sun_path, sizeof(u->path));
+	return (fd);
+fail:
+	snprintf(why, whylen, "listen %s: %s", spec, strerror(errno));
+	if (bound)
+		(void)unlink(sun->sun_path);
+	if (fd >= 0)
+		(void)close(fd);
+	return (-1);
+}
+
+/*
+ * proxy_listen - one listening socket: TCP, or a unix: socket file with
+ * the given mode and group ((gid_t)-1: ours). For any listener in the
+ * loop; close it with proxy_unlisten().
+ */
+int
+proxy_listen(const char *spec, int mode, gid_t gid, char *why, size_t whylen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -231,6 +404,9 @@ proxy_listen(const char *spec, char *why, size_t whylen)
 
 	if (proxy_addr(spec, &ss, &len, why, whylen) < 0)
 		return (-1);
+	if (ss.ss_family == AF_UNIX)
+		return (proxy_listen_unix(spec, (struct sockaddr_un *)&ss, len,
+		    mode, gid, why, whylen));
 	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0
 	    || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0
 	    || (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
@@ -243,6 +419,31 @@ proxy_listen(const char *spec, char *why, size_t whylen)
 		return (-1);
 	}
 	return (fd);
+}
+
+/*
+ * proxy_unlisten - close a listener from proxy_listen(); a unix: one's
+ * socket file is removed if it is still the one we bound (another
+ * process may have replaced it as stale since)
+ */
+void
+proxy_unlisten(int fd)
+{
+	struct proxy_unix *u;
+	struct stat st;
+	int	i;
+
+	for (i = 0; i < proxy_nunix; i++) {
+		u = &proxy_unix[i];
+		if (u->fd != fd)
+			continue;
+		if (lstat(u->path, &st) == 0 && st.st_dev == u->dev
+		    && st.st_ino == u->ino && unlink(u->path) < 0)
+			log_warn("unlink %s: %s", u->path, strerror(errno));
+		*u = proxy_unix[--proxy_nunix];
+		break;
+	}
+	(void)close(fd);
 }
 
 /* proxy_cfg_new - a configuration generation; 0 with why on error */
@@ -278,8 +479,11 @@ proxy_cfg_unref(struct proxy_cfg *pc)
 	}
 }
 
-/* proxy_peer - "[addr]:port" of a socket address */
-
+/*
+ * proxy_peer - "[addr]:port" of a socket address, or "unix" for a
+ * unix-domain client (its socket has no name; Postfix's XFORWARD still
+ * tells the after-filter smtpd who the real client is)
+ */
 static void
 proxy_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -287,6 +491,10 @@ proxy_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 	int port = 0;
 
 	host[0] = 0;
+	if (ss->ss_family == AF_UNIX) {
+		snprintf(buf, len, "unix");
+		return;
+	}
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)ss;
 
@@ -374,7 +582,9 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 	char peer[64], id[16];
 	int cfd, dfd, on = 1;
 
-	if ((cfd = accept(lfd, (struct sockaddr *)&ss, &len)) < 0) {
+	/* Flags at accept and socket time: no fcntl() calls per session. */
+	if ((cfd = accept4(lfd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
 		if (errno == EMFILE || errno == ENFILE) {
 			log_warn("accept: %s; pausing with %d sessions",
 			    strerror(errno), proxy_nsess);
@@ -384,11 +594,9 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 			log_warn("accept: %s", strerror(errno));
 		return;
 	}
-	if (proxy_nonblock(cfd) < 0) {
-		(void)close(cfd);
-		return;
-	}
-	(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (ss.ss_family != AF_UNIX)
+		(void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
 	proxy_peer(&ss, peer, sizeof(peer));
 	if (proxy_nsess >= pc->cfg.max_sessions) {
 		log_warn("refusing %s: %d sessions", peer, proxy_nsess);
@@ -413,18 +621,25 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 	proxy_list = ps;
 	proxy_nsess++;
 	log_info("%s: connect from %s", id, peer);
-	if ((dfd = socket(pc->fwd.ss_family, SOCK_STREAM, 0)) < 0
-	    || proxy_nonblock(dfd) < 0) {
-		if (dfd >= 0)
-			(void)close(dfd);
+	if ((dfd = socket(pc->fwd.ss_family, SOCK_STREAM | SOCK_NONBLOCK
+	    | SOCK_CLOEXEC, 0)) < 0) {
 		smtp_down_gone(&ps->s, strerror(errno), now);
 		return;
 	}
-	(void)setsockopt(dfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (pc->fwd.ss_family != AF_UNIX)
+		(void)setsockopt(dfd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
 	ps->dfd = dfd;
 	if (connect(dfd, (struct sockaddr *)&pc->fwd, pc->fwdlen) == 0)
 		return;
-	if (errno == EINPROGRESS) {
+	/* A unix: connect never says EINPROGRESS: it is done at once or
+	 * says EAGAIN, the listener's backlog being full. That is a
+	 * server too busy to take us now: a failed connect like any
+	 * other, the client gets 421 and tries again later, as Postfix's
+	 * front smtpd does with its own client. Waiting would need a
+	 * retry timer and would hold the client for a server that is
+	 * behind already. */
+	if (errno == EINPROGRESS && pc->fwd.ss_family != AF_UNIX) {
 		ps->connecting = 1;
 		return;
 	}
@@ -472,6 +687,48 @@ proxy_free(struct proxy_sess *ps, int64_t now)
 	proxy_nsess--;
 }
 
+/* proxy_write_client - write what the session has for its client */
+
+static void
+proxy_write_client(struct proxy_sess *ps)
+{
+	struct smtp_sess *s = &ps->s;
+	const unsigned char *o;
+	size_t room;
+	ssize_t n;
+
+	if (s->state == SMTP_WAIT_NOTHING)
+		return;
+	o = smtp_cout_buf(s, &room);
+	if (room > 0) {
+		n = write(ps->cfd, o, room);
+		if (n >= 0)
+			smtp_cout_ack(s, n);
+		else if (errno != EAGAIN && errno != EINTR)
+			smtp_client_gone(s, strerror(errno));
+	}
+}
+
+/* proxy_write_down - write what the session has for downstream */
+
+static void
+proxy_write_down(struct proxy_sess *ps, int64_t now)
+{
+	struct smtp_sess *s = &ps->s;
+	const unsigned char *o;
+	size_t room;
+	ssize_t n;
+
+	o = smtp_dout_buf(s, &room);
+	if (room > 0) {
+		n = write(ps->dfd, o, room);
+		if (n >= 0)
+			smtp_dout_ack(s, n, now);
+		else if (errno != EAGAIN && errno != EINTR)
+			proxy_close_down(ps, strerror(errno), now);
+	}
+}
+
 /* proxy_io - move bytes for one session after poll() */
 
 static void
@@ -479,10 +736,9 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 {
 	struct smtp_sess *s = &ps->s;
 	unsigned char *b;
-	const unsigned char *o;
 	size_t room;
 	ssize_t n;
-	int err;
+	int err, got = 0, want;
 	socklen_t elen = sizeof(err);
 	short ev;
 
@@ -491,24 +747,17 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 			b = smtp_cin_buf(s, &room);
 			if (room > 0) {
 				n = read(ps->cfd, b, room);
-				if (n > 0)
+				if (n > 0) {
 					smtp_cin_ack(s, n, now);
-				else if (n == 0)
+					got = 1;
+				} else if (n == 0)
 					smtp_cin_ack(s, 0, now);
 				else if (errno != EAGAIN && errno != EINTR)
 					smtp_client_gone(s, strerror(errno));
 			}
 		}
-		if ((ev & POLLOUT) && s->state != SMTP_WAIT_NOTHING) {
-			o = smtp_cout_buf(s, &room);
-			if (room > 0) {
-				n = write(ps->cfd, o, room);
-				if (n >= 0)
-					smtp_cout_ack(s, n);
-				else if (errno != EAGAIN && errno != EINTR)
-					smtp_client_gone(s, strerror(errno));
-			}
-		}
+		if (ev & POLLOUT)
+			proxy_write_client(ps);
 	}
 	if (ps->dpfd >= 0 && ps->dfd >= 0
 	    && (ev = pfd[ps->dpfd].revents) != 0) {
@@ -526,9 +775,10 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 			if (ev & (POLLIN | POLLHUP | POLLERR)) {
 				b = smtp_din_buf(s, &room);
 				n = room > 0 ? read(ps->dfd, b, room) : -2;
-				if (n > 0)
+				if (n > 0) {
 					smtp_din_ack(s, n);
-				else if (n == 0)
+					got = 1;
+				} else if (n == 0)
 					proxy_close_down(ps, "connection "
 					    "closed", now);
 				else if (n == -1 && errno != EAGAIN
@@ -536,18 +786,8 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 					proxy_close_down(ps, strerror(errno),
 					    now);
 			}
-			if ((ev & POLLOUT) && ps->dfd >= 0) {
-				o = smtp_dout_buf(s, &room);
-				if (room > 0) {
-					n = write(ps->dfd, o, room);
-					if (n >= 0)
-						smtp_dout_ack(s, n, now);
-					else if (errno != EAGAIN
-					    && errno != EINTR)
-						proxy_close_down(ps,
-						    strerror(errno), now);
-				}
-			}
+			if ((ev & POLLOUT) && ps->dfd >= 0)
+				proxy_write_down(ps, now);
 		}
 	}
 	/* Also with no descriptor: an upload pausing before its next try
@@ -555,6 +795,22 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 	 * message is being stored. */
 	if (s->msg)
 		msg_event(s->msg, pfd + ps->mpfd, ps->nmpfd, now);
+	/*
+	 * What the bytes just read produced goes out now, not a poll()
+	 * turn later: a relayed command or reply almost always fits the
+	 * socket at once, and each SMTP step through the proxy would
+	 * otherwise cost a second poll() and its delay. What does not fit
+	 * waits for POLLOUT as before; closing is left to the loop.
+	 */
+	if (got) {
+		smtp_run(s, now);
+		want = smtp_want(s);
+		if ((want & SMTP_WANT_DWRITE) && ps->dfd >= 0
+		    && !ps->connecting)
+			proxy_write_down(ps, now);
+		if (want & SMTP_WANT_CWRITE)
+			proxy_write_client(ps);
+	}
 }
 
 /* proxy_same_addr - do two listen specs name the same socket address? */
@@ -606,8 +862,8 @@ proxy_relisten_open(const struct cfg *old, const struct cfg *next,
 			break;
 		}
 		j = proxy_listen_find(old, old->nlisten, next->listen[i]);
-		fd[i] = j >= 0 ? lfd[j] : proxy_listen(next->listen[i], why,
-		    whylen);
+		fd[i] = j >= 0 ? lfd[j] : proxy_listen(next->listen[i],
+		    next->listen_mode, next->listen_gid, why, whylen);
 		if (fd[i] < 0)
 			break;
 	}
@@ -615,7 +871,7 @@ proxy_relisten_open(const struct cfg *old, const struct cfg *next,
 		return (0);
 	while (--i >= 0)
 		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
-			(void)close(fd[i]);
+			proxy_unlisten(fd[i]);
 	return (-1);
 }
 
@@ -629,7 +885,7 @@ proxy_relisten_undo(const struct cfg *old, const struct cfg *next,
 
 	for (i = 0; i < next->nlisten; i++)
 		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
-			(void)close(fd[i]);
+			proxy_unlisten(fd[i]);
 }
 
 /*
@@ -646,7 +902,8 @@ proxy_metrics_open(const struct cfg *old, const struct cfg *next, int mfd,
 	else if (old->metrics_listen[0] && proxy_same_addr(old->metrics_listen,
 	    next->metrics_listen))
 		*fd = mfd;
-	else if ((*fd = proxy_listen(next->metrics_listen, why, whylen)) < 0)
+	else if ((*fd = proxy_listen(next->metrics_listen, next->listen_mode,
+	    next->listen_gid, why, whylen)) < 0)
 		return (-1);
 	return (0);
 }
@@ -662,7 +919,7 @@ proxy_metrics_commit(const struct cfg *old, const struct cfg *next,
 	if (*mfd >= 0) {
 		log_info("reload: no longer serving metrics on %s",
 		    old->metrics_listen);
-		(void)close(*mfd);
+		proxy_unlisten(*mfd);
 	}
 	if (fd >= 0)
 		log_info("reload: serving metrics on %s", next->metrics_listen);
@@ -682,7 +939,7 @@ proxy_relisten_commit(const struct cfg *old, const struct cfg *next,
 		    old->listen[j]) < 0) {
 			log_info("reload: no longer listening on %s",
 			    old->listen[j]);
-			(void)close(lfd[j]);
+			proxy_unlisten(lfd[j]);
 		}
 	for (i = 0; i < next->nlisten; i++)
 		if (proxy_listen_find(old, old->nlisten, next->listen[i]) < 0)
@@ -785,7 +1042,7 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl,
 		log_warn("reload: keeping the old settings: store: %s", why);
 		proxy_relisten_undo(&cur->cfg, &pc->cfg, fd);
 		if (nmfd != *mfd && nmfd >= 0)
-			(void)close(nmfd);
+			proxy_unlisten(nmfd);
 		proxy_cfg_unref(pc);
 		return (cur);
 	}
@@ -798,6 +1055,17 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl,
 	proxy_cfg_unref(cur);
 	return (pc);
 }
+
+/*
+ * Freed session and message memory kept by malloc for the next ones, up
+ * to this much: without it each session's 160 KB came from the kernel
+ * and went back (a brk() each way) and every page it touched faulted in
+ * again, some 19 page faults per plain message. Sessions come from the
+ * heap, not mmap(), for the same reason. What is kept is bounded here;
+ * RSS after a burst of idle sessions drops to at most this above need.
+ */
+#define PROXY_HEAP_KEEP		(8 << 20)
+#define PROXY_HEAP_MMAP_MIN	(1 << 20)
 
 /* proxy_fdlimit - room for two descriptors a session and the uploads */
 
@@ -865,17 +1133,26 @@ proxy_run(const char *path, struct cfg *cfg)
 	if (root && priv_user(cfg, path, &pu, why, sizeof(why)) < 0)
 		log_fatal(DETACH_EX_CONFIG, "%s", why);
 	proxy_fdlimit();
+	(void)mallopt(M_TRIM_THRESHOLD, PROXY_HEAP_KEEP);
+	(void)mallopt(M_MMAP_THRESHOLD, PROXY_HEAP_MMAP_MIN);
 	if ((pc = proxy_cfg_new(cfg, why, sizeof(why))) == 0)
 		log_fatal(DETACH_EX_CONFIG, "forward: %s", why);
 	if (store_init(&pc->cfg, why, sizeof(why)) < 0)
 		log_fatal(DETACH_EX_CONFIG, "store: %s", why);
 	for (nl = 0; nl < cfg->nlisten; nl++)
-		if ((lfd[nl] = proxy_listen(cfg->listen[nl], why,
-		    sizeof(why))) < 0)
+		if ((lfd[nl] = proxy_listen(cfg->listen[nl], cfg->listen_mode,
+		    cfg->listen_gid, why, sizeof(why))) < 0) {
+			/* Leave no socket file of ours behind. */
+			while (--nl >= 0)
+				proxy_unlisten(lfd[nl]);
 			log_fatal(DETACH_EX_OSERR, "%s", why);
+		}
 	if (cfg->metrics_listen[0] && (mlfd = proxy_listen(cfg->metrics_listen,
-	    why, sizeof(why))) < 0)
+	    cfg->listen_mode, cfg->listen_gid, why, sizeof(why))) < 0) {
+		for (i = 0; i < nl; i++)
+			proxy_unlisten(lfd[i]);
 		log_fatal(DETACH_EX_OSERR, "metrics_listen: %s", why);
+	}
 	metrics_start();
 	if (pipe(proxy_sigpipe) < 0 || proxy_nonblock(proxy_sigpipe[0]) < 0
 	    || proxy_nonblock(proxy_sigpipe[1]) < 0)
@@ -1052,10 +1329,10 @@ proxy_run(const char *path, struct cfg *cfg)
 	while (proxy_nlinger > 0)
 		proxy_linger_del(0);
 	for (i = 0; i < nl; i++)
-		(void)close(lfd[i]);
+		proxy_unlisten(lfd[i]);
 	metrics_stop();
 	if (mlfd >= 0)
-		(void)close(mlfd);
+		proxy_unlisten(mlfd);
 	free(pfd);
 	proxy_cfg_unref(pc);
 	store_shutdown();

@@ -117,6 +117,31 @@ static const struct {
 	{"metrics_listen two addresses",
 	    "metrics_listen = 127.0.0.1:9177, 127.0.0.1:9178\n",
 	"test.conf:1: metrics_listen:"},
+
+	{"relative unix listen", "\nlisten = unix:private/detach\n",
+	    "test.conf:2: listen: expected unix:/absolute/path"},
+	{"empty unix listen", "listen = 127.0.0.1:10025, unix:\n",
+	    "test.conf:1: listen: expected unix:/absolute/path"},
+	{"relative unix forward", "forward = unix:detach-in\n",
+	    "test.conf:1: forward: expected unix:/absolute/path"},
+	{"unix path of 108 bytes", "forward = unix:/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    "test.conf:1: forward: unix: path longer than 107 bytes"},
+	{"unix listen twice", "listen = unix:/a/b, 127.0.0.1:1, unix:/a/b\n",
+	    "test.conf:1: listen: an address given twice"},
+	{"unix in upper case", "listen = UNIX:/a/b\n", "test.conf:1: listen:"},
+	{"mode not octal", "listen_mode = 0668\n",
+	    "test.conf:1: listen_mode: expected octal"},
+	{"mode over 0777", "\n\nlisten_mode = 01777\n",
+	    "test.conf:3: listen_mode: expected octal"},
+	{"mode of five digits", "listen_mode = 00660\n",
+	    "test.conf:1: listen_mode:"},
+	{"mode in letters", "listen_mode = rw-rw----\n",
+	    "test.conf:1: listen_mode:"},
+	{"mode empty", "listen_mode =\n", "test.conf:1: listen_mode:"},
+	{"unknown group", "# g\nlisten_group = no-such-group-here\n",
+	    "test.conf:2: listen_group: no such group"},
 	{"relative spool", "spool_dir = spool\n", "test.conf:1: spool_dir:"},
 	{"bad auth", "store_auth = digest:a:b\n", "test.conf:1: store_auth:"},
 	{"bad bool", "s3_path_style = maybe\n", "test.conf:1: s3_path_style:"},
@@ -193,13 +218,38 @@ t_good(void)
 	t_ok(strcmp(run->cfg.metrics_listen, "[::1]:9177") == 0,
 	    "metrics_listen read");
 
+	/* 107 bytes of path fill sun_path with its NUL (unix(7)). */
+	t_parse("unix forms",
+	    "listen = unix:/var/spool/postfix/private/detach, 127.0.0.1:10025,"
+	    " [::1]:10025\n"
+	    "forward = unix:/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	    "listen_mode = 660\n"
+	    "listen_group = root\n");
+	t_ok(run->errors == 0, "unix forms: no error (%s)", run->p.err);
+	t_ok(run->cfg.nlisten == 3 && strcmp(run->cfg.listen[0],
+	    "unix:/var/spool/postfix/private/detach") == 0
+	    && strcmp(run->cfg.listen[2], "[::1]:10025") == 0,
+	    "unix and TCP listen mixed");
+	t_ok(strlen(run->cfg.forward) == 5 + CFG_UNIX_PATH_MAX
+	    && CFG_UNIX_PATH_MAX == 107, "unix forward of 107 bytes of path");
+	t_ok(run->cfg.listen_mode == 0660, "listen_mode 660 is octal");
+	t_ok(run->cfg.listen_gid == 0 && strcmp(run->cfg.listen_group,
+	    "root") == 0, "listen_group root is gid 0");
+	t_parse("mode 0", "listen_mode = 0\nlisten_mode = 0777\n");
+	t_ok(run->errors == 0 && run->cfg.listen_mode == 0777,
+	    "listen_mode 0 and 0777 taken");
+
 	t_parse("defaults", "");
 	t_ok(run->errors == 0 && run->cfg.min_size == 100 * 1024
 	    && run->cfg.on_store_failure == CFG_FAIL_KEEP
 	    && run->cfg.timeout_ms == 90000 && run->cfg.max_sessions == 100
 	    && strcmp(run->cfg.forward, "127.0.0.1:10026") == 0
 	    && run->cfg.nlisten == 1 && !run->cfg.secret_set
-	    && run->cfg.metrics_listen[0] == 0,
+	    && run->cfg.metrics_listen[0] == 0
+	    && run->cfg.listen_mode == 0660 && run->cfg.listen_group[0] == 0
+	    && run->cfg.listen_gid == (gid_t)-1,
 	    "defaults as documented");
 
 	t_ok(strcmp(run->cfg.user, "detach") == 0 && run->cfg.user_line == 0,

@@ -7,6 +7,9 @@
 #	$PF_FRONT2	the same with smtpd_proxy_options=speed_adjust
 #	$PF_DIRECT	an smtpd without filter (footprint and bench baseline)
 #	$PF_AFTER	the after-filter smtpd (XFORWARD authorized)
+#	$PF_UFRONT	front smtpd of the README's unix form, chrooted,
+#			smtpd_proxy_filter=unix:private/detach
+#	$PF/spool/private/detach-in  the after-filter smtpd, unix form
 # Mail for @example.test goes by virtual(8) to DIR/mail/USER/new.
 # $PF_AFTER_EXTRA: more "-o" lines for the after-filter smtpd.
 # pf_start, pf_stop, pf_count USER, pf_wait_count USER N, pf_sum_mail.
@@ -35,6 +38,7 @@ pf_init() {
 	PF_AFTER=$((base + 3))
 	PF_FILTER=$((base + 4))
 	PF_FILTER2=$((base + 5))
+	PF_UFRONT=$((base + 6))
 	cat >"$PF/etc/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $PF/spool
@@ -86,6 +90,9 @@ EOF
 		    -e "s/127.0.0.1:10025/127.0.0.1:$PF_FILTER2/"
 		echo "  -o smtpd_proxy_options=speed_adjust"
 		echo "127.0.0.1:$PF_DIRECT inet n - n - - smtpd"
+		pf_block inbound-unix |
+		    sed -e "1s/^smtp      inet/127.0.0.1:$PF_UFRONT inet/"
+		pf_block after-filter-unix
 		pf_block after-filter |
 		    sed -e "s/127.0.0.1:10026/127.0.0.1:$PF_AFTER/"
 		printf '%s\n' "${PF_AFTER_EXTRA:-}" | sed -e '/^$/d'
@@ -150,6 +157,14 @@ pf_queue_empty() {
 		sleep 0.1; i=$((i + 1))
 	done
 	return 1
+}
+
+# pf_body FILE - a delivered message less the headers Postfix put on top
+pf_body() {
+	awk 'BEGIN { top = 1 }
+	    top && /^(Return-Path|X-Original-To|Delivered-To|Received):/ { skip = 1; next }
+	    top && skip && /^[ \t]/ { next }
+	    { top = 0; skip = 0; print }' "$1"
 }
 
 # pf_sum_mail - bytes of every delivered message
