@@ -107,7 +107,6 @@
 #define MIME_ERR_TRUNCATED	(1 << 4)	/* a multipart never closed */
 #define MIME_ERR_ENCODING	(1 << 5)	/* dirty or truncated base64/QP */
 #define MIME_ERR_HEADER_SYNTAX	(1 << 6)	/* a line in a header that is not one */
-#define MIME_ERR_BOUNDARY_FOLD	(1 << 7)	/* line break inside a boundary */
 #define MIME_ERR_AMBIGUOUS	(1 << 8)	/* boundary reused by an enclosed
 						 * multipart: readers disagree on
 						 * the structure, touch nothing */

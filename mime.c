@@ -15,8 +15,9 @@
  *	The scanner takes a message in chunks of any size, one pass, and
  *	finds its structure: multipart delimiters (RFC 2046 5.1), part
  *	headers (Content-Type, Content-Disposition, Content-Transfer-
- *	Encoding, with RFC 2231 and RFC 2047 names), message/rfc822 parts
- *	walked into. It never copies the message: it reports offsets.
+ *	Encoding, with RFC 2231 and RFC 2047 names; fields unfolded as RFC
+ *	5322 2.2.3 says, inside quoted boundaries too), message/rfc822
+ *	parts walked into. It never copies the message: it reports offsets.
  *
  *	For each candidate leaf part (attachment disposition or a file
  *	name; not inside multipart/signed, multipart/encrypted or
@@ -85,7 +86,7 @@ struct mime_entity {
 	char	type[MIME_TYPE_MAX];
 	char	boundary[MIME_BOUNDARY_MAX + 1];
 	size_t	blen;
-	int	bad_boundary;		/* 1: too long or empty, 2: folded */
+	int	bad_boundary;		/* too long or empty */
 	int	encoding;
 	int	attachment;
 	int	in_multipart;		/* a part of a multipart, so replaceable */
@@ -165,7 +166,6 @@ static const struct mime_errtab {
 	{MIME_ERR_TRUNCATED, "multipart not closed"},
 	{MIME_ERR_ENCODING, "bad base64 or quoted-printable"},
 	{MIME_ERR_HEADER_SYNTAX, "malformed header"},
-	{MIME_ERR_BOUNDARY_FOLD, "boundary folded across lines"},
 	{MIME_ERR_AMBIGUOUS, "boundary reused by an enclosed multipart"},
 	{0, 0},
 };
@@ -562,11 +562,10 @@ mime_part_close(struct mime_state *m, uint64_t end, int delimited)
 /* Header fields                                                       */
 /* ------------------------------------------------------------------ */
 
-/* A cursor over one unfolded header field value. */
+/* A cursor over one header field value, its line breaks kept. */
 struct mime_cur {
 	const char *p;
 	const char *e;
-	int	folded;		/* the last quoted value had a line break */
 };
 
 /* mime_lower - ASCII lowercase */
@@ -661,15 +660,15 @@ mime_param_next(struct mime_cur *c, char *name, size_t nsize, char *val,
 	}
 	c->p++;
 	mime_skip_cfws(c);
-	c->folded = 0;
 	if (c->p < c->e && *c->p == '"') {
 		for (c->p++; c->p < c->e && *c->p != '"'; c->p++) {
 			if (*c->p == '\\' && c->p + 1 < c->e)
 				c->p++;
-			if (*c->p == '\r' || *c->p == '\n') {
-				c->folded = 1;	/* folding inside quotes */
+			/* RFC 5322 2.2.3: unfolding drops the line break
+			 * only; the white space after it is content, also
+			 * inside quotes (Outlook folds long boundaries so). */
+			if (*c->p == '\r' || *c->p == '\n')
 				continue;
-			}
 			if (n + 1 < vsize)
 				val[n++] = *c->p;
 		}
@@ -840,7 +839,7 @@ mime_name_param(struct mime_state *m, const char *val, size_t len,
 		int	enc;
 		int	set;
 	} sect[MIME_SECT_MAX + 1];	/* [0] is "name*", [1 + N] "name*N" */
-	struct mime_cur c = {val, val + len, 0};
+	struct mime_cur c = {val, val + len};
 	char	name[64], raw[MIME_NAME_MAX * 3 + 1], *v, *endp, *q1, *q2;
 	size_t	used = 0, vlen, plen = strlen(param), rn = 0, i, n = 0;
 	size_t	plain_off = 0, plain_len = 0;
@@ -1102,11 +1101,6 @@ mime_field(struct mime_state *m)
 				e->bad_boundary = 1;
 				continue;
 			}
-			if (c.folded) {
-				/* Readers unfold it differently. */
-				e->bad_boundary = 2;
-				continue;
-			}
 			if (e->blen && (e->blen != vlen
 			    || memcmp(e->boundary, m->pbuf, vlen) != 0)) {
 				/* Two boundaries: first or last wins. */
@@ -1277,8 +1271,7 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 	if (strncmp(e->type, "multipart/", 10) == 0 && !e->bad
 	    && e->encoding == MIME_ENC_7BIT) {
 		if (e->blen == 0) {
-			m->errors |= e->bad_boundary == 2 ?
-			    MIME_ERR_BOUNDARY_FOLD : e->bad_boundary ?
+			m->errors |= e->bad_boundary ?
 			    MIME_ERR_BOUNDARY_LEN : MIME_ERR_NO_BOUNDARY;
 			return;		/* opaque leaf */
 		}

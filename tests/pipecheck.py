@@ -236,12 +236,6 @@ def classify(part, ancestors):
     if doubt:
         return "maybe", doubt
     for a in ancestors:
-        for k, v in a.raw_items():
-            if k.lower() == "content-type" and \
-                    re.search(r'boundary\s*=\s*"[^"]*\n', str(v), re.I):
-                # Readers differ on a boundary folded inside its quotes
-                # (RFC 5322 unfolds it; many parsers do not).
-                return "maybe", "boundary folded inside quotes"
         if a.get_unixfrom():
             # An mbox "From " line opening a forwarded message is not
             # RFC 5322; passing that message through whole is fair.
@@ -878,6 +872,24 @@ class Gen:
                                 [(sha(inner_data), len(inner_data),
                                   "inner.pdf")])
         s.cleanup()
+
+        # A boundary folded inside its quotes, as Outlook writes long
+        # ones: RFC 5322 2.2.3 unfolds it by dropping the line break
+        # only, so the white space after it is part of the boundary.
+        fold_data = self.rand(5000)
+        for eol, tag in ((b"\r\n", "crlf"), (b"\n", "lf")):
+            bnd = b"----=_NextPart_000_0012_01DA2B3C.4D5E6F70\t0"
+            msg = mixed([text_part(eol=eol),
+                         att_part(fold_data, b"folded.pdf",
+                                  b"application/pdf", eol=eol)],
+                        eol=eol, boundary=bnd)
+            msg = msg.replace(b"boundary=\"" + bnd + b"\"",
+                              b"boundary=\"" + bnd[:-2] + eol + bnd[-2:] +
+                              b"\"", 1)
+            s, det, out = self.case("folded-boundary-" + tag, msg,
+                                    [(sha(fold_data), len(fold_data),
+                                      "folded.pdf")])
+            s.cleanup()
 
         # The close delimiter is the last line, without a line ending
         # (RFC 2046 5.1.1: the CRLF after it belongs to the epilogue).

@@ -365,11 +365,38 @@ static const struct t_case cases[] = {
 	    "Content-Disposition: attachment; filename=e\r\n\r\nxy\r\n--b--",
 	    "Content-Disposition: attachment; filename=e\r\n\r\nxy",
 	    "xy", 2, 1, "e", 0},
-	{"boundary folded inside quotes is not followed",
+	/* RFC 5322 2.2.3: unfolding drops the line break only, inside
+	 * quotes too; the folding white space is part of the boundary. */
+	{"boundary folded inside quotes, LF (RFC 2046 5.1.1 example)",
 	    "Content-Type: multipart/mixed; boundary=\"simple\n boundary\"\n\n"
 	    "--simple boundary\nContent-Disposition: attachment; filename=p\n\n"
 	    "x\n--simple boundary--\n",
-	    0, 0, 0, 0, 0, MIME_ERR_BOUNDARY_FOLD},
+	    "Content-Disposition: attachment; filename=p\n\nx",
+	    "x", 1, 1, "p", 0},
+	{"boundary folded inside quotes with a tab, CRLF (Outlook)",
+	    "Content-Type: multipart/mixed;" CRLF
+	    "\tboundary=\"----=_NextPart_000_0012_01DA2B3C." CRLF
+	    "\t4D5E6F70\"" CRLF CRLF
+	    "------=_NextPart_000_0012_01DA2B3C.\t4D5E6F70" CRLF
+	    "Content-Type: application/pdf; name=o.pdf" CRLF
+	    "Content-Transfer-Encoding: base64" CRLF CRLF "Zm9vYmFy" CRLF
+	    "------=_NextPart_000_0012_01DA2B3C.\t4D5E6F70--" CRLF,
+	    "Content-Type: application/pdf; name=o.pdf" CRLF
+	    "Content-Transfer-Encoding: base64" CRLF CRLF "Zm9vYmFy",
+	    "foobar", 6, 1, "o.pdf", 0},
+	{"folded boundary keeps all its white space",
+	    "Content-Type: multipart/mixed; boundary=\"a\n  b\"\n\n"
+	    "--a  b\nContent-Disposition: attachment; filename=w\n\n"
+	    "--a b\n--ab\n--a  b--\n",
+	    "Content-Disposition: attachment; filename=w\n\n--a b\n--ab",
+	    "--a b\n--ab", 10, 1, "w", 0},
+	{"folded boundary of an enclosed multipart",
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: multipart/mixed;\n boundary=\"in\n ner\"\n\n"
+	    "--in ner\nContent-Disposition: attachment; filename=i\n\nx\n"
+	    "--in ner--\n\n--o--\n",
+	    "Content-Disposition: attachment; filename=i\n\nx",
+	    "x", 1, 1, "i", 0},
 	{"enclosed multipart reusing the boundary",
 	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
 	    "Content-Type: multipart/alternative; boundary=b\n\n--b\n"
