@@ -178,6 +178,7 @@ fuzz_end(void *ctx, const struct mime_part *p, int ok)
 	struct fuzz_run *r = ctx;
 	static const char base[] = "https://files.example.org/a/"
 	    "0123456789abcdef0123456789abcdef/";
+	struct mime_notice nt = {MIME_LANG_EN, 0, 0, 0};
 	char	link[STORE_KEY_MAX + 64], lp[MIME_LINKPART_MAX];
 	size_t	n, m, b = sizeof(base) - 1;
 
@@ -208,9 +209,11 @@ fuzz_end(void *ctx, const struct mime_part *p, int ok)
 	    strlen(p->name));
 	if (n >= sizeof(link))
 		fuzz_fail("url encoding overran");
+	nt.lang = (int)(p->decoded & 1);	/* English and French */
+	nt.expires = p->decoded & 2 ? 1796119200 : 0;
 	m = mime_link_part(lp, sizeof(lp), p, link, n,
 	    "0000000000000000000000000000000000000000000000000000000000000000",
-	    p->crlf);
+	    p->crlf, &nt);
 	if (m > sizeof(lp))
 		fuzz_fail("link part overran");
 	if (m == 0 && strlen(p->name) <= 100)
