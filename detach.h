@@ -83,7 +83,7 @@
 #define DETACH_OBJECTS_MAX	32
 
 /* The link part, headers and body. The budget of a real one is 1024
- * bytes for a name of up to 40 characters (about 1.3 KB at 100, the
+ * bytes for a name of up to 40 characters (about 1.2 KB at 100, the
  * name being in the link twice, in both kept fields and in the
  * notice). The buffer has room for the worst case: headers with a
  * link and two kept fields of a header line each, and a notice of

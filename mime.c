@@ -1905,6 +1905,21 @@ mime_var(const char *p, const char *e, size_t *len)
 	return (-1);
 }
 
+/* mime_notice_bad - name the unknown placeholder at t (t[0] is '{') */
+
+static void
+mime_notice_bad(const char *t, size_t len, char *why, size_t wlen)
+{
+	size_t	n;
+
+	for (n = 1; n < len && n < 40 && t[n] != '}' && t[n] != '\n'; n++)
+		;
+	if (n < len && t[n] == '}')
+		n++;
+	snprintf(why, wlen, "unknown placeholder \"%.*s\" (known: {name} "
+	    "{size} {type} {url} {expires}; {{ for a brace)", (int)n, t);
+}
+
 /*
  * mime_notice_check - may this text be a notice template?
  *
@@ -1942,14 +1957,7 @@ mime_notice_check(const char *t, size_t len, int *line, char *why,
 			i += 2;
 		} else if (c == '{') {
 			if ((k = mime_var(t + i, t + len, &n)) < 0) {
-				for (n = 1; i + n < len && n < 40 && t[i + n] != '}'
-				    && t[i + n] != '\n'; n++)
-					;
-				if (i + n < len && t[i + n] == '}')
-					n++;
-				snprintf(why, wlen, "unknown placeholder \"%.*s\" "
-				    "(known: {name} {size} {type} {url} {expires}; "
-				    "{{ for a brace)", (int)n, t + i);
+				mime_notice_bad(t + i, len - i, why, wlen);
 				return (-1);
 			}
 			if (++vars > MIME_NOTICE_VARS_MAX) {
@@ -1963,8 +1971,8 @@ mime_notice_check(const char *t, size_t len, int *line, char *why,
 			snprintf(why, wlen, "control character 0x%02x", c);
 			return (-1);
 		} else if (c >= 0x80) {
-			if ((n = mime_utf8_len((const unsigned char *)t + i)) == 0
-			    || i + n > len) {
+			n = mime_utf8_len((const unsigned char *)t + i);
+			if (n == 0 || i + n > len) {
 				snprintf(why, wlen, "not UTF-8");
 				return (-1);
 			}
@@ -1987,6 +1995,19 @@ struct mime_notice_vars {
 	const char *p[MIME_VARS];
 	size_t	n[MIME_VARS];
 };
+
+/* mime_notice_put - append a value to the notice text; 0 or -1 */
+
+static int
+mime_notice_put(char *out, size_t size, size_t *n, const char *p,
+    size_t len)
+{
+	if (len >= size - *n)
+		return (-1);
+	memcpy(out + *n, p, len);
+	*n += len;
+	return (0);
+}
 
 /*
  * mime_notice_text - expand a template into out (size > 0). A line
@@ -2023,12 +2044,9 @@ mime_notice_text(char *out, size_t size, const char *t, size_t len,
 				if (k == MIME_VAR_EXPIRES && v->n[k] == 0)
 					break;
 				if (k >= 0) {
-					if (pass && v->n[k] >= size - n)
+					if (pass && mime_notice_put(out, size,
+					    &n, v->p[k], v->n[k]) < 0)
 						return ((size_t)-1);
-					if (pass) {
-						memcpy(out + n, v->p[k], v->n[k]);
-						n += v->n[k];
-					}
 					p += vn;
 					continue;
 				}

@@ -613,7 +613,8 @@ t_limit_depth(void)
 static void
 t_limit_header(void)
 {
-	static const char pre[] = "Content-Type: multipart/mixed; boundary=b; x=";
+	static const char pre[] =
+	    "Content-Type: multipart/mixed; boundary=b; x=";
 	int	d;
 
 	for (d = -1; d <= 1; d++) {
@@ -984,7 +985,8 @@ t_link_part(void)
 	ln = t_link(link, sizeof(link), p.name);
 	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
 	buf[n] = 0;
-	t_okb(strstr(buf, "\nTaille=C2=A0: 999 octets\nDisponible jusqu'au 5 ao=C3=BBt 2027 "
+	t_okb(strstr(buf, "\nTaille=C2=A0: 999 octets\n"
+	    "Disponible jusqu'au 5 ao=C3=BBt 2027 "
 	    "=C3=A0 7 h 05 UTC\n") != 0 && t_header(buf,
 	    "X-Detach-Expires: Thu, 05 Aug 2027 07:05:00 +0000"),
 	    "French date and bytes", buf);
