@@ -1926,17 +1926,18 @@ mime_notice_bad(const char *t, size_t len, char *why, size_t wlen)
  * A template is UTF-8 text without control characters but tab (LF or
  * CRLF line ends), of at most MIME_NOTICE_MAX bytes, with at most
  * MIME_NOTICE_VARS_MAX placeholders among {name}, {size}, {type}, {url}
- * and {expires}, and {url} at least once (a notice must lead to the
- * file). "{{" writes a "{" and "}}" a "}", as in Python's format
- * strings; a lone "}" is itself. t has a NUL at t[len]. Returns 0, or -1
- * with the line (0: the whole text) and why.
+ * and {expires}, and {url} at least once on a line without {expires}
+ * (a notice must lead to the file, also when links never expire).
+ * "{{" writes a "{" and "}}" a "}", as in Python's format strings; a
+ * lone "}" is itself. t has a NUL at t[len]. Returns 0, or -1 with the
+ * line (0: the whole text) and why.
  */
 int
 mime_notice_check(const char *t, size_t len, int *line, char *why,
     size_t wlen)
 {
 	size_t	i = 0, n;
-	int	k, vars = 0, url = 0;
+	int	k, vars = 0, url = 0, lurl = 0, lexp = 0;
 	unsigned char c;
 
 	*line = 0;
@@ -1948,6 +1949,8 @@ mime_notice_check(const char *t, size_t len, int *line, char *why,
 	while (i < len) {
 		c = t[i];
 		if (c == '\n') {
+			url |= lurl && !lexp;
+			lurl = lexp = 0;
 			++*line;
 			i++;
 		} else if (c == '\r' && i + 1 < len && t[i + 1] == '\n') {
@@ -1965,7 +1968,8 @@ mime_notice_check(const char *t, size_t len, int *line, char *why,
 				    MIME_NOTICE_VARS_MAX);
 				return (-1);
 			}
-			url |= (k == MIME_VAR_URL);
+			lurl |= (k == MIME_VAR_URL);
+			lexp |= (k == MIME_VAR_EXPIRES);
 			i += n;
 		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			snprintf(why, wlen, "control character 0x%02x", c);
@@ -1981,10 +1985,11 @@ mime_notice_check(const char *t, size_t len, int *line, char *why,
 			i++;
 		}
 	}
+	url |= lurl && !lexp;
 	if (!url) {
 		*line = 0;
-		snprintf(why, wlen, "no {url}: readers could not reach the "
-		    "file");
+		snprintf(why, wlen, "no {url} on a line without {expires}: "
+		    "readers could not reach the file");
 		return (-1);
 	}
 	return (0);

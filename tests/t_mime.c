@@ -1059,7 +1059,7 @@ static const struct {
 	int	line;
 	const char *why;
 } t_tmpl[] = {
-	{"all placeholders", "{name} {size} {type} {url} {expires}\n", 1, 0,
+	{"all placeholders", "{name} {size} {type} {url}\n{expires}\n", 1, 0,
 	    0},
 	{"braces", "{{ {{name}} } }} {url}\n", 1, 0, 0},
 	{"CRLF lines, tab, UTF-8", "\xc3\xa9t\xc3\xa9\t:\r\n{url}\r\n", 1, 0,
@@ -1071,6 +1071,8 @@ static const struct {
 	    "unknown placeholder \"{name\""},
 	{"lone brace", "{url} { }\n", 0, 1, "unknown placeholder \"{ }\""},
 	{"no url", "{name}\n", 0, 0, "no {url}"},
+	{"url only beside expires", "{name}\n{url} until {expires}\n", 0, 0,
+	    "no {url} on a line without {expires}"},
 	{"bad UTF-8", "{url}\n\xc3(\n", 0, 2, "not UTF-8"},
 	{"cut UTF-8", "{url}\n\xe2\x80", 0, 2, "not UTF-8"},
 	{"control", "{url}\x1b[1m\n", 0, 1, "control character 0x1b"},
