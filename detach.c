@@ -205,6 +205,8 @@ enum cfg_type {
 	CFG_T_CREDS,		/* a file holding the two S3 keys */
 	CFG_T_USER,		/* a login name */
 	CFG_T_POLICY,		/* a policy list, see policy.c */
+	CFG_T_LANG,		/* en | fr */
+	CFG_T_NOTICE,		/* a notice template file, or "" */
 };
 
 struct cfg_key {
@@ -254,6 +256,8 @@ static const struct cfg_key cfg_keys[] = {
 	{"detach_recipients", CFG_T_POLICY, CFG_S(detach_recipients), "", 0},
 	{"skip_recipients", CFG_T_POLICY, CFG_S(skip_recipients), "", 0},
 	{"skip_clients", CFG_T_POLICY, CFG_S(skip_clients), "", 0},
+	{"notice_lang", CFG_T_LANG, CFG_N(notice_lang), "en", 0},
+	{"notice_file", CFG_T_NOTICE, CFG_S(notice_file), "", 0},
 	{0, 0, 0, 0, 0, 0},
 };
 
@@ -370,6 +374,56 @@ cfg_read_creds(struct cfg *cfg, const char *path)
 	fclose(fp);
 	explicit_bzero(line, sizeof(line));
 	return (got == 3 ? 0 : "needs the access key and the secret key");
+}
+
+/*
+ * cfg_read_notice - notice_file: read the template whole (at most
+ * MIME_NOTICE_MAX bytes) and check it; 0, or -1 with why naming the
+ * file, and the line for a fault in the text. Read at every load, so
+ * SIGHUP rereads it.
+ */
+static int
+cfg_read_notice(struct cfg *cfg, const char *path, const char **why)
+{
+	static char err[CFG_LINE_MAX + 160];
+	char	text[MIME_NOTICE_MAX + 2], what[128];
+	size_t	len = 0;
+	ssize_t	n;
+	int	fd, line;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, sizeof(err), "%.*s: %s", CFG_LINE_MAX, path,
+		    strerror(errno));
+		return (*why = err, -1);
+	}
+	while (len < sizeof(text) - 1) {
+		n = read(fd, text + len, sizeof(text) - 1 - len);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, sizeof(err), "%.*s: %s", CFG_LINE_MAX,
+			    path, strerror(errno));
+			(void)close(fd);
+			return (*why = err, -1);
+		}
+		len += n;
+	}
+	(void)close(fd);
+	text[len] = 0;
+	if (mime_notice_check(text, len, &line, what, sizeof(what)) < 0) {
+		if (line)
+			snprintf(err, sizeof(err), "%.*s:%d: %s", CFG_LINE_MAX,
+			    path, line, what);
+		else
+			snprintf(err, sizeof(err), "%.*s: %s", CFG_LINE_MAX,
+			    path, what);
+		return (*why = err, -1);
+	}
+	memcpy(cfg->notice, text, len + 1);
+	cfg->notice_len = len;
+	return (0);
 }
 
 /*
@@ -565,6 +619,22 @@ cfg_set(struct cfg *cfg, const struct cfg_key *k, const char *v,
 			break;
 		}
 	case CFG_T_STR:
+		break;
+	case CFG_T_LANG:
+		if (strcmp(v, "en") == 0)
+			cfg->notice_lang = MIME_LANG_EN;
+		else if (strcmp(v, "fr") == 0)
+			cfg->notice_lang = MIME_LANG_FR;
+		else
+			return (*why = "expected en or fr", -1);
+		return (0);
+	case CFG_T_NOTICE:
+		cfg->notice_len = 0;
+		cfg->notice[0] = 0;
+		if (v[0] && v[0] != '/')
+			return (*why = "expected an absolute path", -1);
+		if (v[0] && cfg_read_notice(cfg, v, why) < 0)
+			return (-1);
 		break;
 	default:
 		log_panic("cfg_set: bad type");
@@ -902,6 +972,10 @@ cfg_value(const struct cfg *cfg, const struct cfg_key *k, char *buf,
 		break;
 	case CFG_T_LOG:
 		snprintf(buf, size, "%s", cfg->log_syslog ? "syslog" : "stderr");
+		break;
+	case CFG_T_LANG:
+		snprintf(buf, size, "%s", cfg->notice_lang == MIME_LANG_FR ?
+		    "fr" : "en");
 		break;
 	case CFG_T_SECRET:
 		snprintf(buf, size, "%s", cfg->secret_set ? "(set, hidden)" :

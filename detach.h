@@ -60,13 +60,41 @@
  * 998-byte header line limit of RFC 5322 2.1.1. */
 #define MIME_NAME_MAX		200
 
+/* The original part's Content-Type and Content-Disposition values,
+ * unfolded, kept in the link part's X-Detach-Content-Type and
+ * X-Detach-Content-Disposition so a restore can give them back. The
+ * longer header line, "X-Detach-Content-Disposition: " (30) and the
+ * value, stays within RFC 5322 2.1.1's 998 characters. A part whose
+ * value is longer is not detached: a restore could not rebuild it. */
+#define MIME_KEEP_FIELD_MAX	960
+
+/* A notice_file template: the whole link part is meant to stay under
+ * 1024 bytes, so a longer template can never be within the budget.
+ * Its placeholders are bounded so that its expansion is: each may be a
+ * link of up to a header line. */
+#define MIME_NOTICE_MAX		1024
+#define MIME_NOTICE_VARS_MAX	8
+#define MIME_NOTICE_TEXT_MAX	(MIME_NOTICE_MAX + MIME_NOTICE_VARS_MAX * 1000)
+
+/* A name longer than this many characters is shortened in the notice
+ * text (never in the link or the headers) to its start, an ellipsis and
+ * an extension of up to MIME_NOTICE_EXT_MAX characters: a reader sees
+ * what the file is, the budget of the link part holds. */
+#define MIME_NOTICE_NAME_MAX	60
+#define MIME_NOTICE_EXT_MAX	10
+
 /* Attachments detached from one message; further ones pass through.
  * Each holds one spool descriptor until the message is done. */
 #define DETACH_OBJECTS_MAX	32
 
-/* The link part, headers and body: 1024 bytes for names up to 100
- * characters; the buffer has room for the longest name. */
-#define MIME_LINKPART_MAX	3072
+/* The link part, headers and body. The budget of a real one is 1024
+ * bytes for a name of up to 40 characters (about 1.2 KB at 100, the
+ * name being in the link twice, in both kept fields and in the
+ * notice). The buffer has room for the worst case: headers with a
+ * link and two kept fields of a header line each, and a notice of
+ * MIME_NOTICE_TEXT_MAX bytes all in quoted-printable (3 bytes a byte,
+ * a soft break every 75). */
+#define MIME_LINKPART_MAX	(4 * 1000 + 3 * MIME_NOTICE_TEXT_MAX * 76 / 75)
 
 /* Object key: 32 hex digits, "/", the name percent-encoded. */
 #define STORE_KEY_MAX		(32 + 1 + 3 * MIME_NAME_MAX)
@@ -118,7 +146,6 @@
 #define MIME_ERR_TRUNCATED	(1 << 4)	/* a multipart never closed */
 #define MIME_ERR_ENCODING	(1 << 5)	/* dirty or truncated base64/QP */
 #define MIME_ERR_HEADER_SYNTAX	(1 << 6)	/* a line in a header that is not one */
-#define MIME_ERR_BOUNDARY_FOLD	(1 << 7)	/* line break inside a boundary */
 #define MIME_ERR_AMBIGUOUS	(1 << 8)	/* boundary reused by an enclosed
 						 * multipart: readers disagree on
 						 * the structure, touch nothing */
@@ -135,6 +162,9 @@ struct mime_part {
 	int	encoding;		/* MIME_ENC_* */
 	int	crlf;			/* its lines end in CRLF */
 	int	attachment;		/* Content-Disposition: attachment */
+	/* the original field values, unfolded, "" when absent */
+	char	ctype[MIME_KEEP_FIELD_MAX + 1];
+	char	cdisp[MIME_KEEP_FIELD_MAX + 1];
 };
 
 /* Callbacks; the part lives only during the call. */
@@ -150,8 +180,23 @@ extern void mime_init(struct mime_state *, MIME_BEGIN_FN, MIME_DATA_FN,
 extern int mime_feed(struct mime_state *, const void *, size_t);
 extern int mime_finish(struct mime_state *);
 extern const char *mime_strerror(int);
+/* Languages of the built-in notice (notice_lang). */
+#define MIME_LANG_EN		0
+#define MIME_LANG_FR		1
+
+/* What the notice of a link part says, besides the part. */
+struct mime_notice {
+	int	lang;			/* MIME_LANG_*: text, numbers, dates */
+	const char *tmpl;		/* a notice_file template, or 0 */
+	size_t	tmpl_len;
+	int64_t	expires;		/* seconds since the epoch; 0: never */
+};
+
 extern size_t mime_link_part(char *, size_t, const struct mime_part *,
-		    const char *, size_t, const char *, int);
+		    const char *, size_t, const char *, int,
+		    const struct mime_notice *);
+extern int mime_notice_check(const char *, size_t, int *, char *, size_t);
+extern size_t mime_date(char *, size_t, int64_t);
 extern size_t mime_url_encode(char *, size_t, const char *, size_t);
 extern void mime_human_size(char *, size_t, uint64_t);
 
@@ -252,6 +297,11 @@ struct cfg {
 	char	skip_recipients[CFG_LINE_MAX];
 	char	skip_clients[CFG_LINE_MAX];
 	struct policy *policy;
+	/* the notice */
+	int	notice_lang;			/* MIME_LANG_* */
+	char	notice_file[CFG_LINE_MAX];	/* "" for the built-in text */
+	char	notice[MIME_NOTICE_MAX + 1];	/* its text, NUL-ended */
+	size_t	notice_len;
 };
 
 /* Push parser for the configuration file; errors name FILE:LINE. */

@@ -9,14 +9,18 @@
  *	int	mime_feed(m, buf, len)
  *	int	mime_finish(m)
  *	const char *mime_strerror(flags)
- *	size_t	mime_link_part(buf, size, part, link, linklen, sha_hex, crlf)
+ *	size_t	mime_link_part(buf, size, part, link, linklen, sha_hex, crlf,
+ *		    notice)
+ *	int	mime_notice_check(text, len, line, why, wlen)
+ *	size_t	mime_date(buf, size, time)
  *	size_t	mime_url_encode(buf, size, str, len)
  * DESCRIPTION
  *	The scanner takes a message in chunks of any size, one pass, and
  *	finds its structure: multipart delimiters (RFC 2046 5.1), part
  *	headers (Content-Type, Content-Disposition, Content-Transfer-
- *	Encoding, with RFC 2231 and RFC 2047 names), message/rfc822 parts
- *	walked into. It never copies the message: it reports offsets.
+ *	Encoding, with RFC 2231 and RFC 2047 names; fields unfolded as RFC
+ *	5322 2.2.3 says, inside quoted boundaries too), message/rfc822
+ *	parts walked into. It never copies the message: it reports offsets.
  *
  *	For each candidate leaf part (attachment disposition or a file
  *	name; not inside multipart/signed, multipart/encrypted or
@@ -32,11 +36,19 @@
  *	Lines end in LF or CRLF; both are kept as found.
  *
  *	mime_link_part() writes the text/plain part that stands where an
- *	attachment was. It does no I/O, no allocation, no logging.
+ *	attachment was: headers for programs (link, digest, size, expiry,
+ *	the original Content-Type and Content-Disposition), a notice for
+ *	people in English or French or from the host's template, which
+ *	mime_notice_check() vets at configuration time. It does no I/O, no
+ *	allocation, no logging, and reads no clock: the caller gives the
+ *	expiry time, which mime_date() writes as RFC 5322 says.
  * LIMITS
  *	MIME_BOUNDARY_MAX, MIME_DEPTH_MAX, MIME_HEADER_MAX, MIME_PEEK_MAX,
- *	MIME_NAME_MAX in detach.h. Past a limit the affected part is
- *	opaque: it is never detached and passes through.
+ *	MIME_NAME_MAX, MIME_KEEP_FIELD_MAX in detach.h. Past a limit the
+ *	affected part is opaque: it is never detached and passes through.
+ *	MIME_NOTICE_MAX and MIME_NOTICE_VARS_MAX bound a template (past them
+ *	it is refused), MIME_NOTICE_NAME_MAX the name a notice shows, and
+ *	MIME_LINKPART_MAX the link part.
  * DIAGNOSTICS
  *	mime_feed() and mime_finish() return the MIME_ERR_* flags raised
  *	so far; mime_strerror() names them. MIME_ERR_AMBIGUOUS (a nested
@@ -53,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "detach.h"
 
@@ -85,7 +98,7 @@ struct mime_entity {
 	char	type[MIME_TYPE_MAX];
 	char	boundary[MIME_BOUNDARY_MAX + 1];
 	size_t	blen;
-	int	bad_boundary;		/* 1: too long or empty, 2: folded */
+	int	bad_boundary;		/* too long or empty */
 	int	encoding;
 	int	attachment;
 	int	in_multipart;		/* a part of a multipart, so replaceable */
@@ -93,6 +106,9 @@ struct mime_entity {
 	int	seen;			/* MIME_SEEN_* fields met */
 	char	name[MIME_NAME_MAX + 1];	/* from Content-Disposition */
 	char	tname[MIME_NAME_MAX + 1];	/* from Content-Type name= */
+	char	ctype[MIME_KEEP_FIELD_MAX + 1];	/* field values as found, */
+	char	cdisp[MIME_KEEP_FIELD_MAX + 1];	/* unfolded */
+	int	keep_bad;		/* one is too long, or has NUL or CR */
 };
 
 /* Content-* fields met in one entity: a second one is read differently
@@ -162,7 +178,6 @@ static const struct mime_errtab {
 	{MIME_ERR_TRUNCATED, "multipart not closed"},
 	{MIME_ERR_ENCODING, "bad base64 or quoted-printable"},
 	{MIME_ERR_HEADER_SYNTAX, "malformed header"},
-	{MIME_ERR_BOUNDARY_FOLD, "boundary folded across lines"},
 	{MIME_ERR_AMBIGUOUS, "boundary reused by an enclosed multipart"},
 	{0, 0},
 };
@@ -568,11 +583,10 @@ mime_part_close(struct mime_state *m, uint64_t end, int delimited)
 /* Header fields                                                       */
 /* ------------------------------------------------------------------ */
 
-/* A cursor over one unfolded header field value. */
+/* A cursor over one header field value, its line breaks kept. */
 struct mime_cur {
 	const char *p;
 	const char *e;
-	int	folded;		/* the last quoted value had a line break */
 };
 
 /* mime_lower - ASCII lowercase */
@@ -667,15 +681,15 @@ mime_param_next(struct mime_cur *c, char *name, size_t nsize, char *val,
 	}
 	c->p++;
 	mime_skip_cfws(c);
-	c->folded = 0;
 	if (c->p < c->e && *c->p == '"') {
 		for (c->p++; c->p < c->e && *c->p != '"'; c->p++) {
 			if (*c->p == '\\' && c->p + 1 < c->e)
 				c->p++;
-			if (*c->p == '\r' || *c->p == '\n') {
-				c->folded = 1;	/* folding inside quotes */
+			/* RFC 5322 2.2.3: unfolding drops the line break
+			 * only; the white space after it is content, also
+			 * inside quotes (Outlook folds long boundaries so). */
+			if (*c->p == '\r' || *c->p == '\n')
 				continue;
-			}
 			if (n + 1 < vsize)
 				val[n++] = *c->p;
 		}
@@ -846,7 +860,7 @@ mime_name_param(struct mime_state *m, const char *val, size_t len,
 		int	enc;
 		int	set;
 	} sect[MIME_SECT_MAX + 1];	/* [0] is "name*", [1 + N] "name*N" */
-	struct mime_cur c = {val, val + len, 0};
+	struct mime_cur c = {val, val + len};
 	char	name[64], raw[MIME_NAME_MAX * 3 + 1], *v, *endp, *q1, *q2;
 	size_t	used = 0, vlen, plen = strlen(param), rn = 0, i, n = 0;
 	size_t	plain_off = 0, plain_len = 0;
@@ -1041,6 +1055,36 @@ mime_field_first(struct mime_state *m, int seen)
 	return (1);
 }
 
+/*
+ * mime_keep_value - keep a field's value as found, unfolded (RFC 5322
+ * 2.2.3: the line breaks go, the white space after them stays), white
+ * space at its ends trimmed, for the link part to carry. A value over
+ * MIME_KEEP_FIELD_MAX, or with a NUL or a bare CR (which would end or
+ * break our header line), could not be given back by a restore: the
+ * entity is then not detached.
+ */
+static void
+mime_keep_value(struct mime_state *m, const char *v, const char *e,
+    char *out)
+{
+	size_t	n = 0;
+
+	while (v < e && (*v == ' ' || *v == '\t' || *v == '\n'))
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+		e--;
+	for (; v < e; v++) {
+		if (*v == '\n')
+			continue;
+		if (*v == 0 || *v == '\r' || n >= MIME_KEEP_FIELD_MAX) {
+			m->ent.keep_bad = 1;
+			break;
+		}
+		out[n++] = *v;
+	}
+	out[n] = 0;
+}
+
 /* mime_field - one complete header field of the current entity */
 
 static void
@@ -1062,6 +1106,7 @@ mime_field(struct mime_state *m)
 	if (nlen == 12 && strncasecmp(m->hdr, "content-type", 12) == 0) {
 		if (!mime_field_first(m, MIME_SEEN_TYPE))
 			return;
+		mime_keep_value(m, colon + 1, c.e, e->ctype);
 		/* RFC 2045 5.2: a type we cannot read is text/plain;
 		 * its parameters still name the file. */
 		if (mime_token(&c, e->type, sizeof(e->type), 1) == 0
@@ -1075,11 +1120,6 @@ mime_field(struct mime_state *m)
 				continue;
 			if (vlen == 0 || vlen > MIME_BOUNDARY_MAX) {
 				e->bad_boundary = 1;
-				continue;
-			}
-			if (c.folded) {
-				/* Readers unfold it differently. */
-				e->bad_boundary = 2;
 				continue;
 			}
 			if (e->blen && (e->blen != vlen
@@ -1098,6 +1138,7 @@ mime_field(struct mime_state *m)
 	    && strncasecmp(m->hdr, "content-disposition", 19) == 0) {
 		if (!mime_field_first(m, MIME_SEEN_DISP))
 			return;
+		mime_keep_value(m, colon + 1, c.e, e->cdisp);
 		mime_token(&c, tok, sizeof(tok), 0);
 		e->attachment = (strcmp(tok, "attachment") == 0);
 		/* leaves "" when there is no such parameter */
@@ -1185,6 +1226,8 @@ mime_candidate(const struct mime_state *m, const struct mime_entity *e)
 
 	if (!e->in_multipart || e->bad || (m->errors & MIME_ERR_AMBIGUOUS))
 		return (0);
+	if (e->keep_bad)
+		return (0);	/* a restore could not rebuild its fields */
 	if (mime_frame_flags(m) & (MIME_F_NODETACH | MIME_F_RELATED))
 		return (0);
 	if (e->encoding == MIME_ENC_OTHER)
@@ -1249,8 +1292,7 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 	if (strncmp(e->type, "multipart/", 10) == 0 && !e->bad
 	    && e->encoding == MIME_ENC_7BIT) {
 		if (e->blen == 0) {
-			m->errors |= e->bad_boundary == 2 ?
-			    MIME_ERR_BOUNDARY_FOLD : e->bad_boundary ?
+			m->errors |= e->bad_boundary ?
 			    MIME_ERR_BOUNDARY_LEN : MIME_ERR_NO_BOUNDARY;
 			return;		/* opaque leaf */
 		}
@@ -1294,6 +1336,8 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 	m->part.encoding = e->encoding;
 	m->part.crlf = (m->prev_eol == 2);
 	m->part.attachment = e->attachment;
+	memcpy(m->part.ctype, e->ctype, sizeof(m->part.ctype));
+	memcpy(m->part.cdisp, e->cdisp, sizeof(m->part.cdisp));
 	memset(&m->b64, 0, sizeof(m->b64));
 	memset(&m->qp, 0, sizeof(m->qp));
 	m->dlen = 0;
@@ -1707,26 +1751,385 @@ mime_url_encode(char *buf, size_t size, const char *s, size_t len)
 	return (n);
 }
 
-/* mime_human_size - "1.5 MB" style, decimal units as file managers */
+/* Words of the built-in notices, indexed by MIME_LANG_*. */
+static const char *mime_units[][5] = {
+	{"bytes", "kB", "MB", "GB", "TB"},
+	{"octets", "ko", "Mo", "Go", "To"},	/* ko: 1000 octets, as "kB" */
+};
+static const char *mime_months[][12] = {
+	{"January", "February", "March", "April", "May", "June", "July",
+	"August", "September", "October", "November", "December"},
+	{"janvier", "f\xc3\xa9vrier", "mars", "avril", "mai", "juin",
+	"juillet", "ao\xc3\xbbt", "septembre", "octobre", "novembre",
+	"d\xc3\xa9" "cembre"},
+};
 
-void
-mime_human_size(char *buf, size_t size, uint64_t n)
+/*
+ * mime_size_text - "10.4 MB", or in French "10,4 Mo": decimal units as
+ * file managers show them, one decimal, the decimal comma in French
+ * ("1 octet", "0 octet": the French singular goes up to 1)
+ */
+static void
+mime_size_text(char *buf, size_t size, uint64_t n, int lang)
 {
-	static const char *unit[] = {"bytes", "kB", "MB", "GB", "TB"};
 	uint64_t whole = n, tenth = 0;
 	int	u = 0;
 
+	if (lang < 0 || lang > MIME_LANG_FR)
+		lang = MIME_LANG_EN;
 	while (whole >= 1000 && u < 4) {
 		tenth = (n * 10 / 1000) % 10;
 		n /= 1000;
 		whole = n;
 		u++;
 	}
-	if (u == 0)
-		snprintf(buf, size, "%llu bytes", (unsigned long long)whole);
+	if (u == 0 && lang == MIME_LANG_FR && whole < 2)
+		snprintf(buf, size, "%llu octet", (unsigned long long)whole);
+	else if (u == 0)
+		snprintf(buf, size, "%llu %s", (unsigned long long)whole,
+		    mime_units[lang][0]);
 	else
-		snprintf(buf, size, "%llu.%llu %s", (unsigned long long)whole,
-		    (unsigned long long)tenth, unit[u]);
+		snprintf(buf, size, "%llu%c%llu %s", (unsigned long long)whole,
+		    lang == MIME_LANG_FR ? ',' : '.', (unsigned long long)tenth,
+		    mime_units[lang][u]);
+}
+
+/* mime_human_size - "1.5 MB" style, decimal units as file managers */
+
+void
+mime_human_size(char *buf, size_t size, uint64_t n)
+{
+	mime_size_text(buf, size, n, MIME_LANG_EN);
+}
+
+/*
+ * mime_date - an RFC 5322 3.3 date in UTC, "Tue, 01 Dec 2026 10:00:00
+ * +0000", of a time in seconds since the epoch. The caller has the
+ * clock; this only formats. Returns the length, or 0.
+ */
+size_t
+mime_date(char *buf, size_t size, int64_t t)
+{
+	static const char *wday[] = {"Sun", "Mon", "Tue", "Wed", "Thu",
+	"Fri", "Sat"};
+	static const char *mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	time_t	tt = (time_t)t;
+	int	n;
+
+	if (gmtime_r(&tt, &tm) == 0 || tm.tm_year + 1900 > 9999)
+		return (0);
+	n = snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+	    wday[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return (n < 0 || (size_t)n >= size ? 0 : (size_t)n);
+}
+
+/*
+ * mime_date_text - the date for a reader: "1 December 2026, 10:00 UTC",
+ * in French "1er d\xc3\xa9cembre 2026 \xc3\xa0 10 h 00 UTC" (the first of
+ * the month is "1er", hours as French typography writes them). UTC
+ * because the notice goes to readers in every time zone.
+ */
+static void
+mime_date_text(char *buf, size_t size, int64_t t, int lang)
+{
+	struct tm tm;
+	time_t	tt = (time_t)t;
+
+	buf[0] = 0;
+	if (gmtime_r(&tt, &tm) == 0)
+		return;
+	if (lang == MIME_LANG_FR)
+		snprintf(buf, size, "%d%s %s %04d \xc3\xa0 %d h %02d UTC",
+		    tm.tm_mday, tm.tm_mday == 1 ? "er" : "",
+		    mime_months[1][tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+		    tm.tm_min);
+	else
+		snprintf(buf, size, "%d %s %04d, %02d:%02d UTC", tm.tm_mday,
+		    mime_months[0][tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+		    tm.tm_min);
+}
+
+/*
+ * mime_short_name - the name as the notice shows it. Past
+ * MIME_NOTICE_NAME_MAX characters it is cut to its start, an ellipsis
+ * (U+2026) and its extension (when it has one of up to
+ * MIME_NOTICE_EXT_MAX characters), MIME_NOTICE_NAME_MAX characters in
+ * all, each cut on a character boundary. The name is UTF-8 (sanitized).
+ */
+static void
+mime_short_name(char *out, size_t size, const char *name)
+{
+	const char *p, *dot = 0, *tail;
+	size_t	chars = 0, tchars = 0, keep, n = 0;
+
+	for (p = name; *p; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			chars++;
+		if (*p == '.')
+			dot = p;
+	}
+	if (chars <= MIME_NOTICE_NAME_MAX) {
+		snprintf(out, size, "%s", name);
+		return;
+	}
+	tail = p;
+	if (dot && dot != name) {
+		for (p = dot; *p; p++)
+			if (((unsigned char)*p & 0xc0) != 0x80)
+				tchars++;
+		if (tchars <= MIME_NOTICE_EXT_MAX)
+			tail = dot;
+		else
+			tchars = 0;
+	}
+	keep = MIME_NOTICE_NAME_MAX - 1 - tchars;
+	for (p = name; *p; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80 && keep-- == 0)
+			break;
+		if (n + 1 < size)
+			out[n++] = *p;
+	}
+	/* the cut is before a lead byte: no character is split */
+	snprintf(out + n, size - n, "\xe2\x80\xa6%s", tail);
+}
+
+/* ------------------------------------------------------------------ */
+/* Notice templates                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Placeholders, in the order of struct mime_notice_vars' slots. */
+#define MIME_VAR_NAME		0
+#define MIME_VAR_SIZE		1
+#define MIME_VAR_TYPE		2
+#define MIME_VAR_URL		3
+#define MIME_VAR_EXPIRES	4
+#define MIME_VARS		5
+
+static const char *mime_var_names[MIME_VARS] = {
+	"name", "size", "type", "url", "expires",
+};
+
+/*
+ * The built-in notices, as templates. French typography puts a space
+ * before the colon: U+00A0, so that the colon never starts a line.
+ * The media type is not in the text: it is in X-Detach-Content-Type,
+ * the name's extension tells a reader, and a type such as Word's (73
+ * characters) would take the link part past its budget.
+ */
+static const char *mime_notice_builtin[] = {
+	"Attachment: {name}\n"
+	"Size: {size}\n"
+	"Available until: {expires}\n"
+	"Download: {url}\n",
+
+	"Pi\xc3\xa8" "ce jointe\xc2\xa0: {name}\n"
+	"Taille\xc2\xa0: {size}\n"
+	"Disponible jusqu'au {expires}\n"
+	"T\xc3\xa9l\xc3\xa9" "charger\xc2\xa0: {url}\n",
+};
+
+/*
+ * mime_var - is there a placeholder "{word}" at p (p[0] is '{')?
+ * Returns its MIME_VAR_* index and length, -1 for a "{word}" that is
+ * no placeholder, or -2 when no "{word}" is there at all.
+ */
+static int
+mime_var(const char *p, const char *e, size_t *len)
+{
+	const char *q;
+	int	k;
+
+	for (q = p + 1; q < e && ((*q >= 'a' && *q <= 'z') || *q == '_'); q++)
+		;
+	if (q == p + 1 || q >= e || *q != '}')
+		return (-2);
+	*len = q + 1 - p;
+	for (k = 0; k < MIME_VARS; k++)
+		if (strlen(mime_var_names[k]) == (size_t)(q - p - 1)
+		    && memcmp(mime_var_names[k], p + 1, q - p - 1) == 0)
+			return (k);
+	return (-1);
+}
+
+/* mime_notice_bad - name the unknown placeholder at t (t[0] is '{') */
+
+static void
+mime_notice_bad(const char *t, size_t len, char *why, size_t wlen)
+{
+	size_t	n;
+
+	for (n = 1; n < len && n < 40 && t[n] != '}' && t[n] != '\n'; n++)
+		;
+	if (n < len && t[n] == '}')
+		n++;
+	snprintf(why, wlen, "unknown placeholder \"%.*s\" (known: {name} "
+	    "{size} {type} {url} {expires}; {{ for a brace)", (int)n, t);
+}
+
+/*
+ * mime_notice_check - may this text be a notice template?
+ *
+ * A template is UTF-8 text without control characters but tab (LF or
+ * CRLF line ends), of at most MIME_NOTICE_MAX bytes, with at most
+ * MIME_NOTICE_VARS_MAX placeholders among {name}, {size}, {type}, {url}
+ * and {expires}, and {url} at least once on a line without {expires}
+ * (a notice must lead to the file, also when links never expire).
+ * "{{" writes a "{" and "}}" a "}", as in Python's format strings; a
+ * lone "}" is itself. t has a NUL at t[len]. Returns 0, or -1 with the
+ * line (0: the whole text) and why.
+ */
+int
+mime_notice_check(const char *t, size_t len, int *line, char *why,
+    size_t wlen)
+{
+	size_t	i = 0, n;
+	int	k, vars = 0, url = 0, lurl = 0, lexp = 0;
+	unsigned char c;
+
+	*line = 0;
+	if (len > MIME_NOTICE_MAX) {
+		snprintf(why, wlen, "longer than %d bytes", MIME_NOTICE_MAX);
+		return (-1);
+	}
+	*line = 1;
+	while (i < len) {
+		c = t[i];
+		if (c == '\n') {
+			url |= lurl && !lexp;
+			lurl = lexp = 0;
+			++*line;
+			i++;
+		} else if (c == '\r' && i + 1 < len && t[i + 1] == '\n') {
+			i++;
+		} else if ((c == '{' || c == '}') && i + 1 < len
+		    && t[i + 1] == c) {
+			i += 2;
+		} else if (c == '{') {
+			if ((k = mime_var(t + i, t + len, &n)) < 0) {
+				mime_notice_bad(t + i, len - i, why, wlen);
+				return (-1);
+			}
+			if (++vars > MIME_NOTICE_VARS_MAX) {
+				snprintf(why, wlen, "more than %d placeholders",
+				    MIME_NOTICE_VARS_MAX);
+				return (-1);
+			}
+			lurl |= (k == MIME_VAR_URL);
+			lexp |= (k == MIME_VAR_EXPIRES);
+			i += n;
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			snprintf(why, wlen, "control character 0x%02x", c);
+			return (-1);
+		} else if (c >= 0x80) {
+			n = mime_utf8_len((const unsigned char *)t + i);
+			if (n == 0 || i + n > len) {
+				snprintf(why, wlen, "not UTF-8");
+				return (-1);
+			}
+			i += n;
+		} else {
+			i++;
+		}
+	}
+	url |= lurl && !lexp;
+	if (!url) {
+		*line = 0;
+		snprintf(why, wlen, "no {url} on a line without {expires}: "
+		    "readers could not reach the file");
+		return (-1);
+	}
+	return (0);
+}
+
+/* The values of the placeholders for one link part. */
+struct mime_notice_vars {
+	const char *p[MIME_VARS];
+	size_t	n[MIME_VARS];
+};
+
+/* mime_notice_put - append a value to the notice text; 0 or -1 */
+
+static int
+mime_notice_put(char *out, size_t size, size_t *n, const char *p,
+    size_t len)
+{
+	if (len >= size - *n)
+		return (-1);
+	memcpy(out + *n, p, len);
+	*n += len;
+	return (0);
+}
+
+/*
+ * mime_notice_text - expand a template into out (size > 0). A line
+ * with {expires} is left out when the link never expires. Line ends
+ * become "\n"; empty lines at the end go. Returns the length, or
+ * (size_t)-1 when out is too small.
+ */
+static size_t
+mime_notice_text(char *out, size_t size, const char *t, size_t len,
+    const struct mime_notice_vars *v)
+{
+	const char *ls = t, *le, *p, *e = t + len;
+	size_t	n = 0, vn, keep = 0;
+	int	k, pass;
+
+	for (; ls < e; ls = le + 1) {
+		if ((le = memchr(ls, '\n', e - ls)) == 0)
+			le = e;
+		/* pass 0 looks for {expires}, pass 1 writes */
+		for (pass = 0; pass < 2; pass++) {
+			for (p = ls; p < le;) {
+				k = -2;
+				if ((*p == '{' || *p == '}') && p + 1 < le
+				    && p[1] == *p) {
+					if (pass && n + 1 < size)
+						out[n++] = *p;
+					else if (pass)
+						return ((size_t)-1);
+					p += 2;
+					continue;
+				}
+				if (*p == '{')
+					k = mime_var(p, le, &vn);
+				if (k == MIME_VAR_EXPIRES && v->n[k] == 0)
+					break;
+				if (k >= 0) {
+					if (pass && mime_notice_put(out, size,
+					    &n, v->p[k], v->n[k]) < 0)
+						return ((size_t)-1);
+					p += vn;
+					continue;
+				}
+				if (*p == '\r' && p + 1 == le) {
+					p++;
+					continue;
+				}
+				if (pass && n + 1 >= size)
+					return ((size_t)-1);
+				if (pass)
+					out[n++] = *p;
+				p++;
+			}
+			if (p < le)
+				break;		/* a line about no expiry */
+			if (pass) {
+				keep = n;	/* the line's end, sans EOL */
+				if (n + 1 >= size)
+					return ((size_t)-1);
+				out[n++] = '\n';
+			}
+		}
+	}
+	/* no EOL after the last line, no empty lines at the end */
+	n = keep;
+	while (n > 0 && out[n - 1] == '\n')
+		n--;
+	out[n] = 0;
+	return (n);
 }
 
 /* A bounded string builder for the link part. */
@@ -1826,32 +2229,69 @@ mime_ascii(const char *s)
  * mime_link_part - write the part that replaces an attachment
  *
  * An inline text/plain part (so every reader shows it where the file
- * was) with the link in X-Detach-URL and in Thunderbird's
- * X-Mozilla-External-Attachment-URL (its size= parameter on
- * Content-Type spares Thunderbird a fetch), the digest and the size.
- * The body says name, size, type and link in three lines, so the part
- * stays under 1024 bytes for names of 100 characters. No EOL after the
- * body: the delimiter's leading EOL follows in the message. Returns the
- * length, or 0 when buf is too small or the link too long for a
- * header line.
+ * was). Its headers carry what programs read: the link in X-Detach-URL,
+ * the digest, the size, the expiry date (when links expire) and the
+ * original Content-Type and Content-Disposition values (when the part
+ * had them) for a restore to give back. Its body is the notice for
+ * people: the built-in text of the notice's language, or the host's
+ * template, with the name (shortened past MIME_NOTICE_NAME_MAX
+ * characters), size, type, expiry and link. The link is written twice,
+ * once for programs and once for people: no third copy (the former
+ * X-Mozilla-External-Attachment-URL) fits the 1024-byte budget of a
+ * 40-character name. A body that is all ASCII with lines under 998
+ * characters goes as 7bit, any other as quoted-printable (RFC 2045
+ * 6.7) in UTF-8; the headers stay ASCII (the kept fields as found). No
+ * EOL after the body: the delimiter's leading EOL follows in the
+ * message. Returns the length, or 0 when buf is too small, the link too
+ * long for a header line, or the notice too long for its text buffer.
  */
 size_t
 mime_link_part(char *buf, size_t size, const struct mime_part *part,
-    const char *link, size_t linklen, const char *sha_hex, int crlf)
+    const char *link, size_t linklen, const char *sha_hex, int crlf,
+    const struct mime_notice *nt)
 {
-	static const char url_hdr[] = "X-Mozilla-External-Attachment-URL: ";
+	static const char url_hdr[] = "X-Detach-URL: ";
 	struct mime_buf b = {buf, size, 0, 0};
-	const char *eol = crlf ? "\r\n" : "\n";
-	char	num[32], human[32], line[MIME_NAME_MAX + MIME_TYPE_MAX + 64],
-		dl[10 + MIME_HEADER_LINE_MAX];
-	int	qp = !mime_ascii(part->name), n;
+	struct mime_notice_vars v;
+	const char *eol = crlf ? "\r\n" : "\n", *tmpl, *l, *le, *e;
+	char	num[32], human[32], name[MIME_NAME_MAX + 8], until[64],
+		date[40], text[MIME_NOTICE_TEXT_MAX];
+	size_t	tlen, n;
+	int	lang = nt->lang, qp = 0;
 
 	if (sizeof(url_hdr) - 1 + linklen > MIME_HEADER_LINE_MAX)
 		return (0);
+	if (lang < 0 || lang > MIME_LANG_FR)
+		lang = MIME_LANG_EN;
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)part->decoded);
-	mime_human_size(human, sizeof(human), part->decoded);
-	mime_puts(&b, "Content-Type: text/plain; charset=utf-8; size=");
-	mime_puts(&b, num);
+	mime_size_text(human, sizeof(human), part->decoded, lang);
+	mime_short_name(name, sizeof(name), part->name);
+	date[0] = until[0] = 0;
+	if (nt->expires) {
+		if (mime_date(date, sizeof(date), nt->expires) == 0)
+			return (0);
+		mime_date_text(until, sizeof(until), nt->expires, lang);
+	}
+	v.p[MIME_VAR_NAME] = name;
+	v.p[MIME_VAR_SIZE] = human;
+	v.p[MIME_VAR_TYPE] = part->type;
+	v.p[MIME_VAR_URL] = link;
+	v.p[MIME_VAR_EXPIRES] = until;
+	for (n = 0; n < MIME_VARS; n++)
+		v.n[n] = n == MIME_VAR_URL ? linklen : strlen(v.p[n]);
+	tmpl = nt->tmpl ? nt->tmpl : mime_notice_builtin[lang];
+	tlen = nt->tmpl ? nt->tmpl_len : strlen(tmpl);
+	if ((tlen = mime_notice_text(text, sizeof(text), tmpl, tlen, &v))
+	    == (size_t)-1)
+		return (0);
+	for (l = text, e = text + tlen; l < e && !qp; l = le + 1) {
+		if ((le = memchr(l, '\n', e - l)) == 0)
+			le = e;
+		qp = le - l > MIME_HEADER_LINE_MAX;
+	}
+	qp |= !mime_ascii(text);
+
+	mime_puts(&b, "Content-Type: text/plain; charset=utf-8");
 	mime_puts(&b, eol);
 	mime_puts(&b, "Content-Disposition: inline");
 	mime_puts(&b, eol);
@@ -1861,30 +2301,35 @@ mime_link_part(char *buf, size_t size, const struct mime_part *part,
 	mime_puts(&b, url_hdr);
 	mime_put(&b, link, linklen);
 	mime_puts(&b, eol);
-	mime_puts(&b, "X-Detach-URL: ");
-	mime_put(&b, link, linklen);
-	mime_puts(&b, eol);
 	mime_puts(&b, "X-Detach-SHA256: ");
 	mime_puts(&b, sha_hex);
 	mime_puts(&b, eol);
 	mime_puts(&b, "X-Detach-Size: ");
 	mime_puts(&b, num);
 	mime_puts(&b, eol);
+	if (date[0]) {
+		mime_puts(&b, "X-Detach-Expires: ");
+		mime_puts(&b, date);
+		mime_puts(&b, eol);
+	}
+	if (part->ctype[0]) {
+		mime_puts(&b, "X-Detach-Content-Type: ");
+		mime_puts(&b, part->ctype);
+		mime_puts(&b, eol);
+	}
+	if (part->cdisp[0]) {
+		mime_puts(&b, "X-Detach-Content-Disposition: ");
+		mime_puts(&b, part->cdisp);
+		mime_puts(&b, eol);
+	}
 	mime_puts(&b, eol);
-	n = snprintf(line, sizeof(line), "Attachment: %s", part->name);
-	if (n < 0 || n >= (int)sizeof(line))
-		return (0);
-	mime_body_line(&b, line, n, eol, qp, 0);
-	n = snprintf(line, sizeof(line), "Size: %s, type: %s", human,
-	    part->type);
-	if (n < 0 || n >= (int)sizeof(line))
-		return (0);
-	mime_body_line(&b, line, n, eol, qp, 0);
-	/* In quoted-printable, soft breaks only if the link must have
+	/* In quoted-printable, soft breaks only where a line must have
 	 * them; a reader joins them again. */
-	memcpy(dl, "Download: ", 10);
-	memcpy(dl + 10, link, linklen);
-	mime_body_line(&b, dl, 10 + linklen, eol, qp, 1);
+	for (l = text, e = text + tlen; l <= e; l = le + 1) {
+		if ((le = memchr(l, '\n', e - l)) == 0)
+			le = e;
+		mime_body_line(&b, l, le - l, eol, qp, le == e);
+	}
 	if (b.over)
 		return (0);
 	return (b.len);

@@ -73,6 +73,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bearssl.h>
@@ -153,6 +154,7 @@ struct msg {
 	/* output cursor */
 	uint64_t out_off;		/* next raw byte to hand out */
 	int	out_obj;		/* next object to consider */
+	int64_t	expires;		/* links announce it; 0: never */
 	char	link[MIME_LINKPART_MAX];
 	size_t	link_len;
 	size_t	link_off;
@@ -936,6 +938,7 @@ msg_settle(struct msg *m)
 static int
 msg_link(struct msg *m, struct store_obj *o)
 {
+	struct mime_notice nt;
 	char	url[CFG_LINE_MAX + STORE_KEY_MAX + 1], hex[65];
 	int	n;
 
@@ -943,8 +946,12 @@ msg_link(struct msg *m, struct store_obj *o)
 	if (n < 0 || n >= (int)sizeof(url))
 		return (-1);
 	store_hex(hex, o->digest, sizeof(o->digest));
+	nt.lang = m->cfg->notice_lang;
+	nt.tmpl = m->cfg->notice_len ? m->cfg->notice : 0;
+	nt.tmpl_len = m->cfg->notice_len;
+	nt.expires = m->expires;
 	m->link_len = mime_link_part(m->link, sizeof(m->link), &o->part, url,
-	    n, hex, o->part.crlf);
+	    n, hex, o->part.crlf, &nt);
 	m->link_off = 0;
 	return (m->link_len ? 0 : -1);
 }
@@ -976,6 +983,7 @@ msg_end(struct msg *m, int64_t now)
 	struct http_object ho;
 	char	why[256];
 	int64_t	t0;
+	time_t	now_s;
 	int	i, r;
 
 	if (m->state != MSG_FEEDING)
@@ -983,6 +991,11 @@ msg_end(struct msg *m, int64_t now)
 	if (!m->passthru)
 		m->mime_errors |= mime_finish(m->mime);
 	m->state = MSG_STORING;
+	/* One date for all links of the message, announced before any
+	 * object is stored: each is stored (or renewed) at or after it, so
+	 * nothing that counts from the object's time deletes it earlier. */
+	if (m->cfg->expire_s && (now_s = time(0)) != (time_t)-1)
+		m->expires = (int64_t)now_s + (int64_t)m->cfg->expire_s;
 	for (i = 0; i < m->nobj && m->state == MSG_STORING; i++) {
 		o = &m->obj[i];
 		if (o->state != STORE_OBJ_PENDING)

@@ -65,9 +65,8 @@ OPAQUE_CONTAINERS = {
     "multipart/signed", "multipart/encrypted", "multipart/related",
 }
 KNOWN_CTE = {"7bit", "8bit", "binary", "base64", "quoted-printable"}
-# A link part stays under this for names whose percent-encoded form has
-# up to 100 characters (the spec says 100 characters; a UTF-8 name
-# triples in the link, which appears three times).
+# A link part stays under this for names of up to 40 characters, and
+# under 1.5 times this for names of up to 100 (Latin script).
 LINKPART_MAX = 1024
 # More qualifying parts than this in one message may pass through.
 OBJECTS_MAX = 32
@@ -237,17 +236,22 @@ def classify(part, ancestors):
     if doubt:
         return "maybe", doubt
     for a in ancestors:
-        for k, v in a.raw_items():
-            if k.lower() == "content-type" and \
-                    re.search(r'boundary\s*=\s*"[^"]*\n', str(v), re.I):
-                # Readers differ on a boundary folded inside its quotes
-                # (RFC 5322 unfolds it; many parsers do not).
-                return "maybe", "boundary folded inside quotes"
         if a.get_unixfrom():
             # An mbox "From " line opening a forwarded message is not
             # RFC 5322; passing that message through whole is fair.
             return "maybe", "forwarded message opens with a From_ line"
     return "yes", ""
+
+
+def raw_field(head, name):
+    """A field's value in raw header bytes as RFC 5322 2.2.3 unfolds it
+    (line breaks dropped, the white space after them kept), white space
+    at its ends trimmed; the first such field, or None."""
+    m = re.search(rb"(?im)^" + re.escape(name) +
+                  rb"[ \t]*:((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)", head)
+    if not m:
+        return None
+    return re.sub(rb"\r?\n", b"", m.group(1)).strip(b" \t")
 
 
 def split_head(raw):
@@ -502,7 +506,6 @@ def judge_link(setup, ip, anc, op, raw, link, out, la, strict, d):
     url = str(op["X-Detach-URL"]).strip()
     sha = str(op["X-Detach-SHA256"] or "").strip()
     size_s = str(op["X-Detach-Size"] or "").strip()
-    moz = op["X-Mozilla-External-Attachment-URL"]
     d["url"] = url
     if not re.fullmatch(r"[0-9a-f]{64}", sha):
         problems.append("X-Detach-SHA256 %r is not 64 lowercase hex" % sha)
@@ -513,9 +516,12 @@ def judge_link(setup, ip, anc, op, raw, link, out, la, strict, d):
     size = int(size_s)
     d["sha"] = sha
     d["size"] = size
-    if moz is None or str(moz).strip() != url:
-        problems.append("X-Mozilla-External-Attachment-URL %r is not the "
-                        "link" % moz)
+    # The link once for programs (X-Detach-URL), once for people (the
+    # body): no third copy in the headers.
+    lhead = link[:split_head(link)]
+    if lhead.count(url.encode()) != 1:
+        problems.append("the link is %d times in the headers" %
+                        lhead.count(url.encode()))
     for h in ("Content-Type", "Content-Disposition"):
         for k, v in (op.get_params(header=h) or [])[1:]:
             if k.lower() == "size" and str(v) != size_s:
@@ -620,6 +626,18 @@ def judge_link(setup, ip, anc, op, raw, link, out, la, strict, d):
         problems.append("stored object has %d bytes, X-Detach-Size %d" % (
             st.st_size, size))
 
+    # The original fields, for a restore to give back.
+    ihead = raw[:split_head(raw)]
+    lhead = link[:split_head(link)]
+    for h in (b"Content-Type", b"Content-Disposition"):
+        want = raw_field(ihead, h)
+        got = raw_field(lhead, b"X-Detach-" + h)
+        if want == b"":
+            want = None
+        if got != want:
+            problems.append("X-Detach-%s %r, original %r" % (
+                h.decode(), got, want))
+
     # The link part itself.
     if op.get_content_type() != "text/plain":
         problems.append("link part is %s" % op.get_content_type())
@@ -639,11 +657,25 @@ def judge_link(setup, ip, anc, op, raw, link, out, la, strict, d):
     if text is not None:
         if url not in text:
             problems.append("link part body does not show the link")
-        if name not in text:
+        # Past 60 characters the notice shortens the name: its start
+        # and an ellipsis.
+        if len(name) <= 60 and name not in text:
             problems.append("link part body does not show the name %r" %
                             name)
-    if len(pct) <= 100 and len(link) > LINKPART_MAX:
-        problems.append("link part has %d bytes" % len(link))
+        if len(name) > 60 and (name[:40] not in text or
+                               "\u2026" not in text):
+            problems.append("link part body does not show the start of "
+                            "the long name %r and an ellipsis" % name)
+    # The budget is for names in Latin script: a character past
+    # U+024F takes 2 to 4 octets, each written 9 bytes wide in the link
+    # (twice), the notice and the sender's encoded fields (kept).
+    budget = None
+    if all(ord(c) <= 0x24f for c in name):
+        budget = LINKPART_MAX if len(name) <= 40 else \
+            LINKPART_MAX * 3 // 2 if len(name) <= 100 else None
+    if budget and len(link) >= budget:
+        problems.append("link part has %d bytes for a name of %d "
+                        "characters" % (len(link), len(name)))
     crlf = eol_of_line_before(out, la)
     if crlf:
         if re.search(rb"(?<!\r)\n", link) or re.search(rb"\r(?!\n)", link):
@@ -856,6 +888,24 @@ class Gen:
                                 [(sha(inner_data), len(inner_data),
                                   "inner.pdf")])
         s.cleanup()
+
+        # A boundary folded inside its quotes, as Outlook writes long
+        # ones: RFC 5322 2.2.3 unfolds it by dropping the line break
+        # only, so the white space after it is part of the boundary.
+        fold_data = self.rand(5000)
+        for eol, tag in ((b"\r\n", "crlf"), (b"\n", "lf")):
+            bnd = b"----=_NextPart_000_0012_01DA2B3C.4D5E6F70\t0"
+            msg = mixed([text_part(eol=eol),
+                         att_part(fold_data, b"folded.pdf",
+                                  b"application/pdf", eol=eol)],
+                        eol=eol, boundary=bnd)
+            msg = msg.replace(b"boundary=\"" + bnd + b"\"",
+                              b"boundary=\"" + bnd[:-2] + eol + bnd[-2:] +
+                              b"\"", 1)
+            s, det, out = self.case("folded-boundary-" + tag, msg,
+                                    [(sha(fold_data), len(fold_data),
+                                      "folded.pdf")])
+            s.cleanup()
 
         # The close delimiter is the last line, without a line ending
         # (RFC 2046 5.1.1: the CRLF after it belongs to the epilogue).

@@ -162,6 +162,15 @@ static const struct {
 	{"numeric user", "user = 0\n", "test.conf:1: user:"},
 	{"user with a colon", "user = a:b\n", "test.conf:1: user:"},
 	{"user with a slash", "user = ../x\n", "test.conf:1: user:"},
+
+	{"bad notice_lang", "expire = 30d\nnotice_lang = de\n",
+	"test.conf:2: notice_lang: expected en or fr"},
+	{"notice_lang in capitals", "notice_lang = FR\n",
+	"test.conf:1: notice_lang:"},
+	{"missing notice_file", "\nnotice_file = /nonexistent/notice.txt\n",
+	"test.conf:2: notice_file: /nonexistent/notice.txt: No such file"},
+	{"relative notice_file", "notice_file = notice.txt\n",
+	"test.conf:1: notice_file: expected an absolute path"},
 };
 
 static void
@@ -404,6 +413,110 @@ t_limit(void)
 	}
 }
 
+/* t_write - a file with this text; 0 or -1 */
+static int
+t_write(const char *path, const char *text, size_t len)
+{
+	FILE   *fp = fopen(path, "wb");
+	int	r;
+
+	if (fp == 0)
+		return (-1);
+	r = fwrite(text, 1, len, fp) == len ? 0 : -1;
+	return (fclose(fp) == 0 ? r : -1);
+}
+
+/*
+ * notice_lang and notice_file: a template is read and checked at load,
+ * its faults named by the template's FILE:LINE after the key's own
+ * FILE:LINE; a reload (what SIGHUP does) reads it again, and a bad
+ * template on reload leaves the settings as they were.
+ */
+static void
+t_notice(void)
+{
+	static const char good[] = "Fichier : {name}\nLien : {url}\n";
+	char	dir[] = "/tmp/t_cfg.XXXXXX", tpath[64], cpath[64], conf[256],
+		want[256], why[512], big[MIME_NOTICE_MAX + 2];
+	struct cfg cfg;
+	int	d;
+
+	if (mkdtemp(dir) == 0) {
+		t_ok(0, "mkdtemp: %s", dir);
+		return;
+	}
+	snprintf(tpath, sizeof(tpath), "%s/notice.txt", dir);
+	snprintf(cpath, sizeof(cpath), "%s/detach.conf", dir);
+
+	t_parse("notice_lang fr", "notice_lang = fr\n");
+	t_ok(run->errors == 0 && run->cfg.notice_lang == MIME_LANG_FR,
+	    "notice_lang = fr read");
+	t_parse("notice defaults", "");
+	t_ok(run->cfg.notice_lang == MIME_LANG_EN && run->cfg.notice_len == 0
+	    && run->cfg.notice_file[0] == 0, "notice defaults: en, built-in");
+
+	/* a good template */
+	t_write(tpath, good, sizeof(good) - 1);
+	snprintf(conf, sizeof(conf), "notice_lang = fr\nnotice_file = %s\n",
+	    tpath);
+	t_parse("notice_file", conf);
+	t_ok(run->errors == 0 && run->cfg.notice_len == sizeof(good) - 1
+	    && strcmp(run->cfg.notice, good) == 0
+	    && strcmp(run->cfg.notice_file, tpath) == 0,
+	    "notice_file read: %s", run->p.err);
+	/* an unknown placeholder: both FILE:LINEs */
+	t_write(tpath, "Lien : {url}\n\nNom : {nom}\n", 26);
+	t_parse("unknown placeholder", conf);
+	snprintf(want, sizeof(want), "test.conf:2: notice_file: %s:3: "
+	    "unknown placeholder \"{nom}\"", tpath);
+	t_ok(run->errors == 1 && strncmp(run->p.err, want, strlen(want)) == 0,
+	    "unknown placeholder: \"%s\"", run->p.err);
+	/* no {url} */
+	t_write(tpath, "Nom : {name}\n", 13);
+	t_parse("template without url", conf);
+	snprintf(want, sizeof(want), "test.conf:2: notice_file: %s: no {url}",
+	    tpath);
+	t_ok(run->errors == 1 && strncmp(run->p.err, want, strlen(want)) == 0,
+	    "template without {url}: \"%s\"", run->p.err);
+	/* MIME_NOTICE_MAX bytes at N-1, N, N+1 */
+	for (d = -1; d <= 1; d++) {
+		size_t	n = MIME_NOTICE_MAX + d;
+
+		memset(big, 'x', n);
+		memcpy(big, "{url}\n", 6);
+		t_write(tpath, big, n);
+		t_parse("template size limit", conf);
+		if (d <= 0)
+			t_ok(run->errors == 0 && run->cfg.notice_len == n,
+			    "template of %zu bytes read", n);
+		else
+			t_ok(run->errors == 1 && strstr(run->p.err,
+			    "longer than"), "template of %zu bytes refused: %s",
+			    n, run->p.err);
+	}
+
+	/* a reload reads the template again */
+	t_write(tpath, good, sizeof(good) - 1);
+	snprintf(conf, sizeof(conf), "secret = %064d\nnotice_file = %s\n", 7,
+	    tpath);
+	t_write(cpath, conf, strlen(conf));
+	memset(&cfg, 0, sizeof(cfg));
+	t_ok(cfg_load(&cfg, cpath, 1, why, sizeof(why)) == 0
+	    && strcmp(cfg.notice, good) == 0, "load reads the template: %s",
+	    why);
+	t_write(tpath, "{url}\n", 6);
+	t_ok(cfg_load(&cfg, cpath, 1, why, sizeof(why)) == 0
+	    && strcmp(cfg.notice, "{url}\n") == 0, "reload reads it again");
+	t_write(tpath, "{url} {bad}\n", 12);
+	t_ok(cfg_load(&cfg, cpath, 1, why, sizeof(why)) < 0
+	    && strstr(why, "notice.txt:1: unknown placeholder")
+	    && strcmp(cfg.notice, "{url}\n") == 0,
+	    "a bad template on reload keeps the settings: %s", why);
+	(void)unlink(tpath);
+	(void)unlink(cpath);
+	(void)rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -415,6 +528,8 @@ main(void)
 	t_user_limit();
 	t_priv_user();
 	t_priv_drop();
+
+	t_notice();
 	free(run);
 	return (t_failed != 0);
 }

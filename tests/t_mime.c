@@ -365,11 +365,38 @@ static const struct t_case cases[] = {
 	    "Content-Disposition: attachment; filename=e\r\n\r\nxy\r\n--b--",
 	    "Content-Disposition: attachment; filename=e\r\n\r\nxy",
 	    "xy", 2, 1, "e", 0},
-	{"boundary folded inside quotes is not followed",
+	/* RFC 5322 2.2.3: unfolding drops the line break only, inside
+	 * quotes too; the folding white space is part of the boundary. */
+	{"boundary folded inside quotes, LF (RFC 2046 5.1.1 example)",
 	    "Content-Type: multipart/mixed; boundary=\"simple\n boundary\"\n\n"
 	    "--simple boundary\nContent-Disposition: attachment; filename=p\n\n"
 	    "x\n--simple boundary--\n",
-	    0, 0, 0, 0, 0, MIME_ERR_BOUNDARY_FOLD},
+	    "Content-Disposition: attachment; filename=p\n\nx",
+	    "x", 1, 1, "p", 0},
+	{"boundary folded inside quotes with a tab, CRLF (Outlook)",
+	    "Content-Type: multipart/mixed;" CRLF
+	    "\tboundary=\"----=_NextPart_000_0012_01DA2B3C." CRLF
+	    "\t4D5E6F70\"" CRLF CRLF
+	    "------=_NextPart_000_0012_01DA2B3C.\t4D5E6F70" CRLF
+	    "Content-Type: application/pdf; name=o.pdf" CRLF
+	    "Content-Transfer-Encoding: base64" CRLF CRLF "Zm9vYmFy" CRLF
+	    "------=_NextPart_000_0012_01DA2B3C.\t4D5E6F70--" CRLF,
+	    "Content-Type: application/pdf; name=o.pdf" CRLF
+	    "Content-Transfer-Encoding: base64" CRLF CRLF "Zm9vYmFy",
+	    "foobar", 6, 1, "o.pdf", 0},
+	{"folded boundary keeps all its white space",
+	    "Content-Type: multipart/mixed; boundary=\"a\n  b\"\n\n"
+	    "--a  b\nContent-Disposition: attachment; filename=w\n\n"
+	    "--a b\n--ab\n--a  b--\n",
+	    "Content-Disposition: attachment; filename=w\n\n--a b\n--ab",
+	    "--a b\n--ab", 10, 1, "w", 0},
+	{"folded boundary of an enclosed multipart",
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: multipart/mixed;\n boundary=\"in\n ner\"\n\n"
+	    "--in ner\nContent-Disposition: attachment; filename=i\n\nx\n"
+	    "--in ner--\n\n--o--\n",
+	    "Content-Disposition: attachment; filename=i\n\nx",
+	    "x", 1, 1, "i", 0},
 	{"enclosed multipart reusing the boundary",
 	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
 	    "Content-Type: multipart/alternative; boundary=b\n\n--b\n"
@@ -581,21 +608,23 @@ t_limit_depth(void)
 	}
 }
 
-/* MIME_HEADER_MAX at N-1, N, N+1 bytes of one field line. */
+/* MIME_HEADER_MAX at N-1, N, N+1 bytes of one field line: the
+ * multipart's Content-Type, which decides the structure. */
 static void
 t_limit_header(void)
 {
-	static const char pre[] = "Content-Disposition: attachment; filename=p; x=";
+	static const char pre[] =
+	    "Content-Type: multipart/mixed; boundary=b; x=";
 	int	d;
 
 	for (d = -1; d <= 1; d++) {
 		size_t	n = MIME_HEADER_MAX + d;
 
 		blen = 0;
-		t_adds("Content-Type: multipart/mixed; boundary=b\n\n--b\n");
 		t_adds(pre);
 		t_addc('y', n - strlen(pre));
-		t_adds("\n\nx\n--b--\n");
+		t_adds("\n\n--b\nContent-Disposition: attachment; filename=p\n"
+		    "\nx\n--b--\n");
 		t_splits("header limit", big, blen);
 		if (d <= 0)
 			t_ok(run->nparts == 1 && run->errors == 0,
@@ -636,6 +665,91 @@ t_limit_peek(void)
 		else
 			t_ok(run->errors & MIME_ERR_TRUNCATED,
 			    "padded delimiter of %zu bytes is text", n);
+	}
+}
+
+/* MIME_KEEP_FIELD_MAX at N-1, N, N+1: a longer Content-Disposition
+ * value could not be given back by a restore, so its part stays. */
+static void
+t_limit_keep(void)
+{
+	static const char pre[] = "attachment; filename=p; x=";
+	int	d;
+
+	for (d = -1; d <= 1; d++) {
+		size_t	n = MIME_KEEP_FIELD_MAX + d;
+
+		blen = 0;
+		t_adds("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		    "Content-Disposition:  ");
+		t_adds(pre);
+		t_addc('y', n - strlen(pre));
+		t_adds(" \n\nx\n--b--\n");
+		t_splits("kept field limit", big, blen);
+		if (d <= 0)
+			t_ok(run->nparts == 1 && run->ok[0] && run->errors == 0
+			    && strlen(run->parts[0].cdisp) == n,
+			    "Content-Disposition of %zu bytes kept", n);
+		else
+			t_ok(run->nparts == 0 && run->errors == 0,
+			    "Content-Disposition of %zu bytes: not detached", n);
+	}
+}
+
+/*
+ * The original field values as RFC 5322 2.2.3 unfolds them: each line
+ * break goes, the white space that follows it stays; white space at the
+ * ends of the value is no part of it (2.2: the field body follows the
+ * colon; RFC 2045 5.1 allows white space around it). Cases cover a
+ * part with only one of the fields, and a NUL in a value.
+ */
+static const struct {
+	const char *name;
+	const char *msg;
+	size_t	len;		/* 0: strlen */
+	int	nparts;
+	const char *ctype;
+	const char *cdisp;
+} keep[] = {
+	{"fields kept unfolded",
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "Content-Type: application/pdf;\r\n\tname=\"a b.pdf\"  \r\n"
+	    "Content-Disposition:attachment;\r\n filename=\"a b.pdf\";\r\n"
+	    "  size=3\r\n\r\nabc\r\n--b--\r\n", 0, 1,
+	    "application/pdf;\tname=\"a b.pdf\"",
+	    "attachment; filename=\"a b.pdf\";  size=3"},
+	{"no Content-Type: none kept",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename*=utf-8''%C3%A9.bin\n"
+	    "\nx\n--b--\n", 0, 1,
+	    "", "attachment; filename*=utf-8''%C3%A9.bin"},
+	{"no Content-Disposition: none kept",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: image/png; name=i.png\n\nx\n--b--\n", 0, 1,
+	    "image/png; name=i.png", ""},
+	{"NUL in Content-Type: not detached",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: image/png; x=\0; name=i.png\n\nx\n--b--\n", 97, 0,
+	    0, 0},
+};
+
+static void
+t_keep_fields(void)
+{
+	size_t	i, len;
+
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		len = keep[i].len ? keep[i].len : strlen(keep[i].msg);
+		t_splits(keep[i].name, keep[i].msg, len);
+		if (keep[i].nparts == 0) {
+			t_ok(run->nparts == 0, "%s", keep[i].name);
+			continue;
+		}
+		t_ok(run->nparts == 1 && run->ok[0]
+		    && strcmp(run->parts[0].ctype, keep[i].ctype) == 0
+		    && strcmp(run->parts[0].cdisp, keep[i].cdisp) == 0,
+		    "%s: [%s] [%s]", keep[i].name, run->parts[0].ctype,
+		    run->parts[0].cdisp);
 	}
 }
 
@@ -686,53 +800,460 @@ t_url(void)
 	t_ok(strcmp(out, "a%20b%2F%C3%A9~-._%25") == 0, "url encode: %s", out);
 }
 
-/* The link part: headers, 1024 bytes for a 100-character name. */
+static const char t_hex64[] =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/* t_part - a part as a mail client sends it: type, size, and the two
+ * fields Thunderbird writes for a plain name */
+static void
+t_part(struct mime_part *p, const char *name, const char *type,
+    uint64_t size)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->type, sizeof(p->type), "%s", type);
+	p->decoded = size;
+	snprintf(p->ctype, sizeof(p->ctype), "%s; name=\"%s\"", type, name);
+	snprintf(p->cdisp, sizeof(p->cdisp), "attachment; filename=\"%s\"",
+	    name);
+}
+
+/* t_link - the link a store gives the part: link_base, key, name */
+static size_t
+t_link(char *link, size_t size, const char *name)
+{
+	size_t	n;
+
+	n = snprintf(link, size, "https://files.example.org/a/"
+	    "0123456789abcdef0123456789abcdef/");
+	return (n + mime_url_encode(link + n, size - n, name, strlen(name)));
+}
+
+/* t_dump - show a link part under a failed check, as comment lines */
+static void
+t_dump(int ok, const char *lp)
+{
+	const char *e;
+
+	if (ok)
+		return;
+	for (; *lp; lp = *e ? e + 1 : e) {
+		e = lp + strcspn(lp, "\n");
+		printf("# %.*s\n", (int)(e - lp), lp);
+	}
+}
+
+/* t_flat - a quoted-printable text with its soft breaks joined */
+static void
+t_flat(char *out, const char *s)
+{
+	while (*s) {
+		if (s[0] == '=' && s[1] == '\n') {
+			s += 2;
+			continue;
+		}
+		if (s[0] == '=' && s[1] == '\r' && s[2] == '\n') {
+			s += 3;
+			continue;
+		}
+		*out++ = *s++;
+	}
+	*out = 0;
+}
+
+/* t_okb - a check on a link part, shown when it fails */
+static void
+t_okb(int ok, const char *what, const char *lp)
+{
+	t_ok(ok, "%s", what);
+	t_dump(ok, lp);
+}
+
+/* t_body - the body of a link part (after the blank line), or "" */
+static const char *
+t_body(const char *lp)
+{
+	const char *b = strstr(lp, "\r\n\r\n");
+
+	if (b)
+		return (b + 4);
+	b = strstr(lp, "\n\n");
+	return (b ? b + 2 : "");
+}
+
+/* t_header - does the link part have this exact header line? */
+static int
+t_header(const char *lp, const char *line)
+{
+	const char *p = lp;
+	size_t	n = strlen(line);
+	const char *end = strstr(lp, "\n\n");
+	const char *end2 = strstr(lp, "\r\n\r\n");
+
+	if (end2 && (!end || end2 < end))
+		end = end2;
+	for (; p && (!end || p < end); p = strchr(p, '\n'), p = p ? p + 1 : 0)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\r' || p[n] == '\n'))
+			return (1);
+	return (0);
+}
+
+/*
+ * The link part in English and French, built-in text and template. The
+ * expected texts are written here from the specification: labels,
+ * decimal units (kB, MB; ko, Mo), the French decimal comma, U+00A0
+ * before a French colon, dates in UTC, RFC 5322 3.3 dates checked with
+ * date(1) (date -u -d '2026-12-01 10:00:00' +%s gives 1796119200, a
+ * Tuesday), RFC 2045 6.7 quoted-printable encoded by hand.
+ */
 static void
 t_link_part(void)
 {
-	static const char hex64[] =
-	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct mime_notice nt = {MIME_LANG_EN, 0, 0, 0};
 	struct mime_part p;
-	char	buf[MIME_LINKPART_MAX], link[512], name[101];
+	char	buf[MIME_LINKPART_MAX], link[1024];
 	size_t	n, ln;
 
-	memset(&p, 0, sizeof(p));
-	memset(name, 'n', 100);
-	name[100] = 0;
-	memcpy(p.name, name, sizeof(name));
-	/* the longest common type, a 10-digit size */
-	snprintf(p.type, sizeof(p.type), "application/vnd.openxmlformats-"
-	    "officedocument.wordprocessingml.document");
-	p.decoded = 1048576000;
-	ln = snprintf(link, sizeof(link), "https://files.example.org/a/"
-	    "0123456789abcdef0123456789abcdef/%s", name);
-	n = mime_link_part(buf, sizeof(buf), &p, link, ln, hex64, 1);
+	/* English, no expiry: as before, less the third URL */
+	t_part(&p, "report.pdf", "application/pdf", 10485760);
+	ln = t_link(link, sizeof(link), p.name);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 1, &nt);
 	buf[n] = 0;
-	t_ok(n > 0 && n <= 1024, "link part for a 100-character name: %zu "
-	    "bytes", n);
-	t_ok(strstr(buf, "\r\nX-Detach-URL: https://files.example.org/a/") != 0
-	    && strstr(buf, "\r\nX-Detach-Size: 1048576000\r\n") != 0
-	    && strstr(buf, "\r\nX-Mozilla-External-Attachment-URL: https://") != 0
-	    && strstr(buf, "Content-Disposition: inline\r\n") != 0
-	    && strncmp(buf, "Content-Type: text/plain;", 25) == 0
-	    && strstr(buf, "\r\n\r\n") != 0 && strchr(buf, '\n') != 0
-	    && n >= 2 && memcmp(buf + n - 2, "\r\n", 2) != 0,
-	    "link part headers, CRLF, no EOL after the body");
-	/* A non-ASCII name: quoted-printable, lines under 77 */
-	snprintf(p.name, sizeof(p.name), "r\xc3\xa9sum\xc3\xa9.pdf");
-	n = mime_link_part(buf, sizeof(buf), &p, link, ln, hex64, 0);
+	t_okb(n > 0 && strcmp(buf,
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Disposition: inline\r\n"
+	    "Content-Transfer-Encoding: 7bit\r\n"
+	    "X-Detach-URL: https://files.example.org/a/"
+	    "0123456789abcdef0123456789abcdef/report.pdf\r\n"
+	    "X-Detach-SHA256: 0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef\r\n"
+	    "X-Detach-Size: 10485760\r\n"
+	    "X-Detach-Content-Type: application/pdf; name=\"report.pdf\"\r\n"
+	    "X-Detach-Content-Disposition: attachment; "
+	    "filename=\"report.pdf\"\r\n"
+	    "\r\n"
+	    "Attachment: report.pdf\r\n"
+	    "Size: 10.4 MB\r\n"
+	    "Download: https://files.example.org/a/"
+	    "0123456789abcdef0123456789abcdef/report.pdf") == 0,
+	    "link part, English, no expiry", buf);
+
+	/* English with an expiry, LF */
+	nt.expires = 1796119200;
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_okb(n > 0 && t_header(buf, "X-Detach-Expires: Tue, 01 Dec 2026 "
+	    "10:00:00 +0000") && strcmp(t_body(buf),
+	    "Attachment: report.pdf\n"
+	    "Size: 10.4 MB\n"
+	    "Available until: 1 December 2026, 10:00 UTC\n"
+	    "Download: https://files.example.org/a/"
+	    "0123456789abcdef0123456789abcdef/report.pdf") == 0
+	    && strchr(buf, '\r') == 0,
+	    "link part, English, expires", buf);
+	nt.expires = 1835481599;	/* date -u -d @1835481599: a leap day */
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_ok(t_header(buf, "X-Detach-Expires: Tue, 29 Feb 2028 23:59:59 +0000")
+	    && strstr(buf, "\nAvailable until: 29 February 2028, 23:59 UTC\n"),
+	    "expiry on a leap day, English");
+
+	/* French: quoted-printable, by hand */
+	nt.lang = MIME_LANG_FR;
+	nt.expires = 1796119200;
+	t_part(&p, "devis.pdf", "application/pdf", 1536000);
+	ln = t_link(link, sizeof(link), p.name);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 1, &nt);
+	buf[n] = 0;
+	t_okb(n > 0 && t_header(buf, "Content-Transfer-Encoding: "
+	    "quoted-printable") && t_header(buf, "Content-Type: text/plain; "
+	    "charset=utf-8") && t_header(buf, "X-Detach-Expires: Tue, 01 Dec "
+	    "2026 10:00:00 +0000") && strcmp(t_body(buf),
+	    "Pi=C3=A8ce jointe=C2=A0: devis.pdf\r\n"
+	    "Taille=C2=A0: 1,5 Mo\r\n"
+	    "Disponible jusqu'au 1er d=C3=A9cembre 2026 =C3=A0 10 h 00 UTC\r\n"
+	    "T=C3=A9l=C3=A9charger=C2=A0: https://files.example.org/a/01234567"
+	    "89abcdef01=\r\n"
+	    "23456789abcdef/devis.pdf") == 0,
+	    "link part, French", buf);
+	for (n = 0; buf[n]; n++)
+		if ((unsigned char)buf[n] >= 0x80)
+			break;
+	t_ok(buf[n] == 0, "French link part is all ASCII");
+	nt.expires = 1817449500;	/* Thu, 05 Aug 2027 07:05:00 */
+	t_part(&p, "a.bin", "application/octet-stream", 999);
+	ln = t_link(link, sizeof(link), p.name);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_okb(strstr(buf, "\nTaille=C2=A0: 999 octets\n"
+	    "Disponible jusqu'au 5 ao=C3=BBt 2027 "
+	    "=C3=A0 7 h 05 UTC\n") != 0 && t_header(buf,
+	    "X-Detach-Expires: Thu, 05 Aug 2027 07:05:00 +0000"),
+	    "French date and bytes", buf);
+	p.decoded = 1;
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_ok(strstr(buf, "\nTaille=C2=A0: 1 octet\n") != 0,
+	    "French singular: 1 octet");
+	p.decoded = 2500000000ULL;
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_ok(strstr(buf, "\nTaille=C2=A0: 2,5 Go\n") != 0,
+	    "French gigabytes: 2,5 Go");
+	p.decoded = 12300;
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_ok(strstr(buf, "\nTaille=C2=A0: 12,3 ko\n") != 0,
+	    "French kilobytes: 12,3 ko");
+}
+
+/* Templates: placeholders, "{{", the {expires} line without expiry. */
+static void
+t_link_template(void)
+{
+	static const char tmpl[] =
+	    "Fichier {{{name}}} ({size}, {type})\n"
+	    "Lien : {url}\r\n"
+	    "Valable jusqu'au {expires}.\n"
+	    "\n";
+	struct mime_notice nt = {MIME_LANG_FR, tmpl, sizeof(tmpl) - 1, 0};
+	struct mime_part p;
+	char	buf[MIME_LINKPART_MAX], link[1024];
+	size_t	n, ln;
+
+	t_part(&p, "plan.png", "image/png", 2048);
+	ln = t_link(link, sizeof(link), p.name);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_okb(n > 0 && t_header(buf, "Content-Transfer-Encoding: 7bit")
+	    && !t_header(buf, "X-Detach-Expires: ") && strcmp(t_body(buf),
+	    "Fichier {plan.png} (2,0 ko, image/png)\n"
+	    "Lien : https://files.example.org/a/"
+	    "0123456789abcdef0123456789abcdef/plan.png") == 0,
+	    "template, no expiry: its line goes", buf);
+	nt.expires = 1796119200;
+	nt.lang = MIME_LANG_EN;
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 1, &nt);
+	buf[n] = 0;
+	t_okb(n > 0 && strcmp(t_body(buf),
+	    "Fichier {plan.png} (2.0 kB, image/png)\r\n"
+	    "Lien : https://files.example.org/a/"
+	    "0123456789abcdef0123456789abcdef/plan.png\r\n"
+	    "Valable jusqu'au 1 December 2026, 10:00 UTC.") == 0,
+	    "template, expires, CRLF", buf);
+	/* UTF-8 in a template: quoted-printable */
+	nt.tmpl = "\xc3\x80 t\xc3\xa9l\xc3\xa9" "charger : {url}";
+	nt.tmpl_len = strlen(nt.tmpl);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	t_okb(t_header(buf, "Content-Transfer-Encoding: quoted-printable")
+	    && strncmp(t_body(buf), "=C3=80 t=C3=A9l=C3=A9charger : https://",
+	    38) == 0, "UTF-8 template is quoted-printable", buf);
+}
+
+/* mime_notice_check: errors name their line; limits at N-1, N, N+1. */
+static const struct {
+	const char *name;
+	const char *text;
+	int	ok;
+	int	line;
+	const char *why;
+} t_tmpl[] = {
+	{"all placeholders", "{name} {size} {type} {url}\n{expires}\n", 1, 0,
+	    0},
+	{"braces", "{{ {{name}} } }} {url}\n", 1, 0, 0},
+	{"CRLF lines, tab, UTF-8", "\xc3\xa9t\xc3\xa9\t:\r\n{url}\r\n", 1, 0,
+	    0},
+	{"unknown placeholder", "Lien :\n{url}\nNom : {nom}\n", 0, 3,
+	    "unknown placeholder \"{nom}\""},
+	{"uppercase placeholder", "{URL}\n", 0, 1, "unknown placeholder"},
+	{"unclosed brace", "{url}\n\nsee {name\n", 0, 3,
+	    "unknown placeholder \"{name\""},
+	{"lone brace", "{url} { }\n", 0, 1, "unknown placeholder \"{ }\""},
+	{"no url", "{name}\n", 0, 0, "no {url}"},
+	{"url only beside expires", "{name}\n{url} until {expires}\n", 0, 0,
+	    "no {url} on a line without {expires}"},
+	{"bad UTF-8", "{url}\n\xc3(\n", 0, 2, "not UTF-8"},
+	{"cut UTF-8", "{url}\n\xe2\x80", 0, 2, "not UTF-8"},
+	{"control", "{url}\x1b[1m\n", 0, 1, "control character 0x1b"},
+	{"bare CR", "{url}\rx\n", 0, 1, "control character 0x0d"},
+};
+
+static void
+t_notice_check(void)
+{
+	char	why[256], big[MIME_NOTICE_MAX + 2];
+	size_t	i, n;
+	int	line, r, d;
+
+	for (i = 0; i < sizeof(t_tmpl) / sizeof(t_tmpl[0]); i++) {
+		why[0] = 0;
+		r = mime_notice_check(t_tmpl[i].text, strlen(t_tmpl[i].text),
+		    &line, why, sizeof(why));
+		if (t_tmpl[i].ok)
+			t_ok(r == 0, "template %s: good (%s)", t_tmpl[i].name,
+			    why);
+		else
+			t_ok(r < 0 && line == t_tmpl[i].line
+			    && strstr(why, t_tmpl[i].why) != 0,
+			    "template %s: line %d: %s", t_tmpl[i].name, line,
+			    why);
+	}
+	/* MIME_NOTICE_MAX bytes at N-1, N, N+1 */
+	for (d = -1; d <= 1; d++) {
+		n = MIME_NOTICE_MAX + d;
+		memset(big, 'x', n);
+		memcpy(big, "{url}", 5);
+		big[n] = 0;
+		r = mime_notice_check(big, n, &line, why, sizeof(why));
+		t_ok(d <= 0 ? r == 0 : r < 0 && strstr(why, "longer than"),
+		    "template of %zu bytes %s", n, d <= 0 ? "taken" : "refused");
+	}
+	/* MIME_NOTICE_VARS_MAX placeholders at N-1, N, N+1 */
+	for (d = -1; d <= 1; d++) {
+		n = 0;
+		for (i = 0; i < (size_t)(MIME_NOTICE_VARS_MAX + d); i++)
+			n += snprintf(big + n, sizeof(big) - n, "{url}\n");
+		r = mime_notice_check(big, n, &line, why, sizeof(why));
+		t_ok(d <= 0 ? r == 0 : r < 0 && line == MIME_NOTICE_VARS_MAX + 1
+		    && strstr(why, "placeholders"), "%d placeholders %s",
+		    MIME_NOTICE_VARS_MAX + d, d <= 0 ? "taken" : "refused");
+	}
+}
+
+/* utf8_chars - characters of a UTF-8 string */
+static size_t
+t_chars(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return (n);
+}
+
+/*
+ * The budget: every link part under 1024 bytes for names of up to 40
+ * characters, about 1.5 KB at 100; a name past MIME_NOTICE_NAME_MAX
+ * characters shortened in the text on a character boundary, whole in
+ * the link and the fields.
+ */
+static void
+t_link_budget(void)
+{
+	/* the longest common type, a 10-digit size */
+	static const char docx[] = "application/vnd.openxmlformats-"
+	    "officedocument.wordprocessingml.document";
+	static const char *names40[] = {
+		"Quarterly report 2026 - final draft.docx",
+		"Compte rendu r\xc3\xa9union \xc3\xa9t\xc3\xa9, version 2.docx",
+		"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn.docx",
+	};
+	struct mime_notice nt = {MIME_LANG_EN, 0, 0, 1796119200};
+	struct mime_part p;
+	char	buf[MIME_LINKPART_MAX], link[1024], name[MIME_NAME_MAX + 1],
+		want[4 * MIME_NAME_MAX], want2[4 * MIME_NAME_MAX],
+		flat[MIME_LINKPART_MAX], *b;
+	size_t	n, ln, i, k, worst = 0;
+	int	lang, d;
+
+	for (lang = MIME_LANG_EN; lang <= MIME_LANG_FR; lang++) {
+		nt.lang = lang;
+		for (i = 0; i < sizeof(names40) / sizeof(names40[0]); i++) {
+			t_part(&p, names40[i], docx, 1048576000);
+			ln = t_link(link, sizeof(link), p.name);
+			n = mime_link_part(buf, sizeof(buf), &p, link, ln,
+			    t_hex64, 1, &nt);
+			t_ok(t_chars(names40[i]) == 40 && n > 0 && n < 1024,
+			    "%s link part for \"%s\" (40 characters): %zu "
+			    "bytes", lang ? "French" : "English", names40[i], n);
+			if (n > worst)
+				worst = n;
+		}
+		/* 100 characters */
+		memset(name, 'n', 95);
+		memcpy(name + 95, ".docx", 6);
+		t_part(&p, name, docx, 1048576000);
+		ln = t_link(link, sizeof(link), p.name);
+		n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 1,
+		    &nt);
+		buf[n] = 0;
+		t_ok(n > 0 && n < 1536, "%s link part for a 100-character "
+		    "name: %zu bytes", lang ? "French" : "English", n);
+		t_ok(strstr(buf, link) != 0 && strstr(buf, name) != 0,
+		    "100-character name whole in the link and the fields");
+	}
+	printf("# largest link part for a 40-character name: %zu bytes\n",
+	    worst);
+
+	/* MIME_NOTICE_NAME_MAX at N-1, N, N+1: "xxx.pdf" */
+	nt.lang = MIME_LANG_EN;
+	for (d = -1; d <= 1; d++) {
+		k = MIME_NOTICE_NAME_MAX + d;
+		memset(name, 'x', k - 4);
+		memcpy(name + k - 4, ".pdf", 5);
+		t_part(&p, name, "application/pdf", 5);
+		ln = t_link(link, sizeof(link), p.name);
+		n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0,
+		    &nt);
+		buf[n] = 0;
+		if (d <= 0) {
+			snprintf(want, sizeof(want), "\nAttachment: %s\n", name);
+		} else {
+			/* 55 characters, the ellipsis, ".pdf": 60 */
+			memset(want, 0, sizeof(want));
+			memcpy(want, "\nAttachment: ", 13);
+			memset(want + 13, 'x', MIME_NOTICE_NAME_MAX - 5);
+			strcat(want, "=E2=80=A6.pdf\n");
+		}
+		t_flat(flat, buf);
+		t_ok(strstr(flat, want) != 0
+		    && strstr(buf, link) != 0, "name of %zu characters %s",
+		    k, d <= 0 ? "whole" : "shortened");
+	}
+	/* Shortened between two-byte characters: 70 times U+00E9, ".pdf" */
+	for (i = 0, k = 0; i < 70; i++, k += 2)
+		memcpy(name + k, "\xc3\xa9", 2);
+	memcpy(name + k, ".pdf", 5);
+	t_part(&p, name, "application/pdf", 5);
+	ln = t_link(link, sizeof(link), p.name);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
+	buf[n] = 0;
+	b = want;
+	b += snprintf(b, sizeof(want), "\nAttachment: ");
+	for (i = 0; i < 55; i++)
+		b += snprintf(b, want + sizeof(want) - b, "=C3=A9");
+	/* the QP line breaks at 75 columns: compare unbroken */
+	{
+		t_flat(flat, buf);
+		snprintf(b, want + sizeof(want) - b, "=E2=80=A6.pdf\n");
+		snprintf(want2, sizeof(want2), "\nX-Detach-Content-Disposition: "
+		    "attachment; filename=\"%s\"\n", name);
+		t_okb(strstr(flat, want) != 0 && strstr(buf, want2) != 0
+		    && strstr(buf, link),
+		    "70 two-byte characters shortened to 55, an ellipsis and "
+		    "the extension", buf);
+	}
+	/* no extension, three-byte characters: 59 and the ellipsis */
+	for (i = 0, k = 0; i < 66; i++, k += 3)
+		memcpy(name + k, "\xe2\x82\xac", 3);
+	name[k] = 0;
+	t_part(&p, name, "application/pdf", 5);
+	ln = t_link(link, sizeof(link), p.name);
+	n = mime_link_part(buf, sizeof(buf), &p, link, ln, t_hex64, 0, &nt);
 	buf[n] = 0;
 	{
-		const char *l = buf, *e;
-		int	longest = 0;
+		const char *s;
+		int	count = 0;
 
-		for (; (e = strchr(l, '\n')); l = e + 1)
-			if (e - l > longest && strncmp(l, "X-", 2) != 0)
-				longest = e - l;
-		t_ok(strstr(buf, "quoted-printable") != 0
-		    && strstr(buf, "r=C3=A9sum=C3=A9.pdf") != 0 && longest <= 76
-		    && strchr(buf, '\r') == 0,
-		    "link part for a UTF-8 name is quoted-printable, LF");
+		t_flat(flat, buf);
+		s = strstr(flat, "\nAttachment: ");
+		for (s = s ? s + 13 : ""; strncmp(s, "=E2=82=AC", 9) == 0;
+		    s += 9)
+			count++;
+		t_ok(count == 59 && strncmp(s, "=E2=80=A6\n", 10) == 0,
+		    "66 three-byte characters without extension: %d and an "
+		    "ellipsis", count);
 	}
 }
 
@@ -748,9 +1269,14 @@ main(void)
 	t_limit_depth();
 	t_limit_header();
 	t_limit_peek();
+	t_limit_keep();
+	t_keep_fields();
 	t_long_base64();
 	t_url();
 	t_link_part();
+	t_link_template();
+	t_notice_check();
+	t_link_budget();
 	free(run->m);
 	free(run);
 	return (t_failed != 0);

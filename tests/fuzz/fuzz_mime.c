@@ -170,6 +170,11 @@ fuzz_data(void *ctx, const unsigned char *buf, size_t len)
 	return (0);
 }
 
+/* The message's start as a notice template, when mime_notice_check()
+ * takes it: then every link part of the run is written from it. */
+static char fuzz_tmpl[MIME_NOTICE_MAX + 1];
+static size_t fuzz_tmpl_len;
+
 /* fuzz_end - the open part is done: check its range, build its link */
 
 static void
@@ -178,6 +183,7 @@ fuzz_end(void *ctx, const struct mime_part *p, int ok)
 	struct fuzz_run *r = ctx;
 	static const char base[] = "https://files.example.org/a/"
 	    "0123456789abcdef0123456789abcdef/";
+	struct mime_notice nt = {MIME_LANG_EN, 0, 0, 0};
 	char	link[STORE_KEY_MAX + 64], lp[MIME_LINKPART_MAX];
 	size_t	n, m, b = sizeof(base) - 1;
 
@@ -208,9 +214,13 @@ fuzz_end(void *ctx, const struct mime_part *p, int ok)
 	    strlen(p->name));
 	if (n >= sizeof(link))
 		fuzz_fail("url encoding overran");
+	nt.tmpl = fuzz_tmpl_len ? fuzz_tmpl : 0;
+	nt.tmpl_len = fuzz_tmpl_len;
+	nt.lang = (int)(p->decoded & 1);	/* English and French */
+	nt.expires = p->decoded & 2 ? 1796119200 : 0;
 	m = mime_link_part(lp, sizeof(lp), p, link, n,
 	    "0000000000000000000000000000000000000000000000000000000000000000",
-	    p->crlf);
+	    p->crlf, &nt);
 	if (m > sizeof(lp))
 		fuzz_fail("link part overran");
 	if (m == 0 && strlen(p->name) <= 100)
@@ -258,6 +268,24 @@ fuzz_scan(struct mime_state *m, struct fuzz_run *r, int flags,
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
+/* fuzz_template - vet the input as a template (it must not crash, and
+ * what it takes must expand) */
+
+static void
+fuzz_template(const uint8_t *data, size_t size)
+{
+	char	why[256];
+	int	line;
+
+	fuzz_tmpl_len = 0;
+	if (size > MIME_NOTICE_MAX)
+		size = MIME_NOTICE_MAX;
+	memcpy(fuzz_tmpl, data, size);
+	fuzz_tmpl[size] = 0;
+	if (mime_notice_check(fuzz_tmpl, size, &line, why, sizeof(why)) == 0)
+		fuzz_tmpl_len = size;
+}
+
 /* LLVMFuzzerTestOneInput - one input: plan byte(s), then the message */
 
 int
@@ -275,6 +303,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	if (m == 0 && (m = malloc(mime_state_size())) == 0)
 		fuzz_fail("out of memory");
+	fuzz_template(data + 1 + nplan, size - 1 - nplan);
 	e1 = fuzz_scan(m, &whole, data[0], data + 1 + nplan,
 	    size - 1 - nplan, 0, 0);
 	e2 = fuzz_scan(m, &cut, data[0], data + 1 + nplan,
