@@ -101,6 +101,32 @@
 						 * multipart: readers disagree on
 						 * the structure, touch nothing */
 
+/* A link part's URL: one header line (RFC 5322 2.1.1), as written. */
+#define MIME_LINK_URL_MAX	998
+
+/* X-Detach-* fields of a link part (tell the scanner with mime_links).
+ * Values are trimmed; the URL, digest and size unfolded. The kept
+ * Content-Type and Content-Disposition keep their folds as "\n", to
+ * be written back folded; each is one field, so MIME_HEADER_MAX bounds
+ * it. bad names the first field that could not be read. */
+#define MIME_LINK_F_URL		(1 << 0)
+#define MIME_LINK_F_SHA256	(1 << 1)
+#define MIME_LINK_F_SIZE	(1 << 2)
+#define MIME_LINK_F_TYPE	(1 << 3)	/* X-Detach-Content-Type */
+#define MIME_LINK_F_DISP	(1 << 4)	/* X-Detach-Content-Disposition */
+#define MIME_LINK_F_CTSIZE	(1 << 5)	/* size= of its Content-Type */
+
+struct mime_link {
+	int	fields;			/* MIME_LINK_F_* seen */
+	const char *bad;		/* why a field is unusable, or 0 */
+	char	url[MIME_LINK_URL_MAX + 1];
+	char	sha256[65];		/* lowercase hex */
+	uint64_t size;			/* X-Detach-Size */
+	uint64_t ctsize;		/* size= parameter */
+	char	type[MIME_HEADER_MAX + 1];
+	char	disposition[MIME_HEADER_MAX + 1];
+};
+
 /* What the scanner tells about a candidate leaf part. */
 struct mime_part {
 	uint64_t start;			/* offset of its first header byte */
@@ -113,6 +139,8 @@ struct mime_part {
 	int	encoding;		/* MIME_ENC_* */
 	int	crlf;			/* its lines end in CRLF */
 	int	attachment;		/* Content-Disposition: attachment */
+	const struct mime_link *link;	/* a link part's fields (mime_links),
+					 * or 0 for a candidate attachment */
 };
 
 /* Callbacks; the part lives only during the call. */
@@ -127,6 +155,7 @@ extern void mime_init(struct mime_state *, MIME_BEGIN_FN, MIME_DATA_FN,
 		    MIME_END_FN, void *);
 extern int mime_feed(struct mime_state *, const void *, size_t);
 extern int mime_finish(struct mime_state *);
+extern void mime_links(struct mime_state *, struct mime_link *);
 extern const char *mime_strerror(int);
 extern size_t mime_link_part(char *, size_t, const struct mime_part *,
 		    const char *, size_t, const char *, int);
