@@ -599,6 +599,11 @@ struct http_object {
 	const char *name;		/* UTF-8 file name, or "" */
 };
 
+/* Takes a GET's body as it arrives: called with len 0 when a 2xx body
+ * begins (again, after a retry: forget what came before), then with
+ * its bytes. Returns 0, or -1 to stop the response. */
+typedef int (*HTTP_BODY_FN)(void *, const unsigned char *, size_t);
+
 struct http_store;
 struct http_xfer;
 
@@ -617,6 +622,11 @@ extern const char *http_xfer_why(const struct http_xfer *);
 extern void http_xfer_free(struct http_xfer *);
 extern int http_upload_wait(struct http_store *, const struct http_object *,
 		    char *, size_t);
+extern struct http_xfer *http_get_new(struct http_store *, const char *,
+		    HTTP_BODY_FN, void *, int64_t);
+extern int http_xfer_status(const struct http_xfer *);
+extern int http_get_wait(struct http_store *, const char *, HTTP_BODY_FN,
+		    void *, int *, char *, size_t);
 
 /* The response push parser (pure; exposed for tests and the fuzzer). */
 #define HTTP_RESP_STATUS	0	/* waits for the status line */
@@ -637,6 +647,7 @@ extern int http_upload_wait(struct http_store *, const struct http_object *,
 #define HTTP_ERR_LINE		(1 << 4)	/* line over HTTP_LINE_MAX */
 #define HTTP_ERR_FIELDS		(1 << 5)	/* over HTTP_FIELDS_MAX */
 #define HTTP_ERR_EOF		(1 << 6)	/* closed before the end */
+#define HTTP_ERR_SINK		(1 << 7)	/* the body's taker said stop */
 
 struct http_resp {
 	int	state;			/* HTTP_RESP_* */
@@ -656,6 +667,8 @@ struct http_resp {
 	char	reason[HTTP_REASON_MAX + 1];
 	char	errbody[HTTP_ERRBODY_MAX + 1];
 	size_t	errlen;
+	HTTP_BODY_FN sink;		/* a 2xx body's taker, or 0 */
+	void	*sink_ctx;
 	size_t	len;			/* bytes in line */
 	char	line[HTTP_LINE_MAX];
 };
@@ -663,6 +676,7 @@ struct http_resp {
 extern void http_resp_init(struct http_resp *, int);
 extern size_t http_resp_feed(struct http_resp *, const void *, size_t);
 extern int http_resp_eof(struct http_resp *);
+extern void http_resp_sink(struct http_resp *, HTTP_BODY_FN, void *);
 extern const char *http_resp_strerror(int);
 
 /* Request building (pure). */
