@@ -55,13 +55,24 @@
  * 998-byte header line limit of RFC 5322 2.1.1. */
 #define MIME_NAME_MAX		200
 
+/* The original part's Content-Type and Content-Disposition values,
+ * unfolded, kept in the link part's X-Detach-Content-Type and
+ * X-Detach-Content-Disposition so a restore can give them back. The
+ * longer header line, "X-Detach-Content-Disposition: " (30) and the
+ * value, stays within RFC 5322 2.1.1's 998 characters. A part whose
+ * value is longer is not detached: a restore could not rebuild it. */
+#define MIME_KEEP_FIELD_MAX	960
+
 /* Attachments detached from one message; further ones pass through.
  * Each holds one spool descriptor until the message is done. */
 #define DETACH_OBJECTS_MAX	32
 
-/* The link part, headers and body: 1024 bytes for names up to 100
- * characters; the buffer has room for the longest name. */
-#define MIME_LINKPART_MAX	3072
+/* The link part, headers and body. The buffer has room for the worst
+ * case: three header lines of 998 characters (the two URL headers and
+ * the longer kept field), another kept field, a MIME_NAME_MAX name and
+ * the link in quoted-printable; mime_link_part() fails past it. What
+ * real parts take is the budget in mime.c, far less. */
+#define MIME_LINKPART_MAX	8192
 
 /* Object key: 32 hex digits, "/", the name percent-encoded. */
 #define STORE_KEY_MAX		(32 + 1 + 3 * MIME_NAME_MAX)
@@ -104,11 +115,11 @@
 /* A link part's URL: one header line (RFC 5322 2.1.1), as written. */
 #define MIME_LINK_URL_MAX	998
 
-/* X-Detach-* fields of a link part (tell the scanner with mime_links).
- * Values are trimmed; the URL, digest and size unfolded. The kept
- * Content-Type and Content-Disposition keep their folds as "\n", to
- * be written back folded; each is one field, so MIME_HEADER_MAX bounds
- * it. bad names the first field that could not be read. */
+/* X-Detach-* fields of a link part (tell the scanner with mime_links),
+ * unfolded (RFC 5322 2.2.3) and trimmed. The kept Content-Type and
+ * Content-Disposition are bounded as mime_link_part() writes them,
+ * MIME_KEEP_FIELD_MAX. bad names the first field that could not be
+ * read. */
 #define MIME_LINK_F_URL		(1 << 0)
 #define MIME_LINK_F_SHA256	(1 << 1)
 #define MIME_LINK_F_SIZE	(1 << 2)
@@ -123,8 +134,8 @@ struct mime_link {
 	char	sha256[65];		/* lowercase hex */
 	uint64_t size;			/* X-Detach-Size */
 	uint64_t ctsize;		/* size= parameter */
-	char	type[MIME_HEADER_MAX + 1];
-	char	disposition[MIME_HEADER_MAX + 1];
+	char	type[MIME_KEEP_FIELD_MAX + 1];
+	char	disposition[MIME_KEEP_FIELD_MAX + 1];
 };
 
 /* What the scanner tells about a candidate leaf part. */
@@ -139,6 +150,9 @@ struct mime_part {
 	int	encoding;		/* MIME_ENC_* */
 	int	crlf;			/* its lines end in CRLF */
 	int	attachment;		/* Content-Disposition: attachment */
+	/* the original field values, unfolded, "" when absent */
+	char	ctype[MIME_KEEP_FIELD_MAX + 1];
+	char	cdisp[MIME_KEEP_FIELD_MAX + 1];
 	const struct mime_link *link;	/* a link part's fields (mime_links),
 					 * or 0 for a candidate attachment */
 };

@@ -33,7 +33,8 @@
  *	encrypted ones. Their X-Detach-* fields (and the size= of their
  *	Content-Type) are read into the caller's struct mime_link, and
  *	begin() and end() see them with part->link set, so the way back
- *	from a link to an attachment knows the range to replace.
+ *	from a link to an attachment knows the range to replace. Values
+ *	are unfolded, as mime_link_part() writes them.
  *
  *	The line break before a delimiter belongs to the delimiter (RFC
  *	2046 5.1.1), so it is outside the part's range and not decoded.
@@ -43,8 +44,8 @@
  *	attachment was. It does no I/O, no allocation, no logging.
  * LIMITS
  *	MIME_BOUNDARY_MAX, MIME_DEPTH_MAX, MIME_HEADER_MAX, MIME_PEEK_MAX,
- *	MIME_NAME_MAX in detach.h. Past a limit the affected part is
- *	opaque: it is never detached and passes through.
+ *	MIME_NAME_MAX, MIME_KEEP_FIELD_MAX in detach.h. Past a limit the
+ *	affected part is opaque: it is never detached and passes through.
  * DIAGNOSTICS
  *	mime_feed() and mime_finish() return the MIME_ERR_* flags raised
  *	so far; mime_strerror() names them. MIME_ERR_AMBIGUOUS (a nested
@@ -101,6 +102,9 @@ struct mime_entity {
 	int	seen;			/* MIME_SEEN_* fields met */
 	char	name[MIME_NAME_MAX + 1];	/* from Content-Disposition */
 	char	tname[MIME_NAME_MAX + 1];	/* from Content-Type name= */
+	char	ctype[MIME_KEEP_FIELD_MAX + 1];	/* field values as found, */
+	char	cdisp[MIME_KEEP_FIELD_MAX + 1];	/* unfolded */
+	int	keep_bad;		/* one is too long, or has NUL or CR */
 };
 
 /* Content-* fields met in one entity: a second one is read differently
@@ -1057,7 +1061,7 @@ mime_link_number(struct mime_link *l, int f, const char *v, size_t n,
 
 /*
  * mime_link_field - one X-Detach-* field (name without the prefix) of a
- * would-be link part. The value runs from v to e, folds as "\n".
+ * would-be link part. The value runs from v to e, line breaks as "\n".
  */
 static void
 mime_link_field(struct mime_state *m, const char *name, size_t nlen,
@@ -1115,10 +1119,9 @@ mime_link_field(struct mime_state *m, const char *name, size_t nlen,
 		size = sizeof(l->disposition);
 		break;
 	}
-	/* RFC 5322 2.2.3: unfolding takes out the line breaks only; the
-	 * kept fields keep them, to be folded where they were. */
+	/* RFC 5322 2.2.3: unfolding takes out the line breaks only */
 	for (n = 0; v < e; v++) {
-		if (*v == '\n' && f != MIME_LINK_F_TYPE && f != MIME_LINK_F_DISP)
+		if (*v == '\n')
 			continue;
 		if (*v == '\r' || *v == 0 || n + 1 >= size) {
 			if (l->bad == 0)
@@ -1172,6 +1175,36 @@ mime_field_first(struct mime_state *m, int seen)
 	return (1);
 }
 
+/*
+ * mime_keep_value - keep a field's value as found, unfolded (RFC 5322
+ * 2.2.3: the line breaks go, the white space after them stays), white
+ * space at its ends trimmed, for the link part to carry. A value over
+ * MIME_KEEP_FIELD_MAX, or with a NUL or a bare CR (which would end or
+ * break our header line), could not be given back by a restore: the
+ * entity is then not detached.
+ */
+static void
+mime_keep_value(struct mime_state *m, const char *v, const char *e,
+    char *out)
+{
+	size_t	n = 0;
+
+	while (v < e && (*v == ' ' || *v == '\t' || *v == '\n'))
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+		e--;
+	for (; v < e; v++) {
+		if (*v == '\n')
+			continue;
+		if (*v == 0 || *v == '\r' || n >= MIME_KEEP_FIELD_MAX) {
+			m->ent.keep_bad = 1;
+			break;
+		}
+		out[n++] = *v;
+	}
+	out[n] = 0;
+}
+
 /* mime_field - one complete header field of the current entity */
 
 static void
@@ -1193,6 +1226,7 @@ mime_field(struct mime_state *m)
 	if (nlen == 12 && strncasecmp(m->hdr, "content-type", 12) == 0) {
 		if (!mime_field_first(m, MIME_SEEN_TYPE))
 			return;
+		mime_keep_value(m, colon + 1, c.e, e->ctype);
 		/* RFC 2045 5.2: a type we cannot read is text/plain;
 		 * its parameters still name the file. */
 		if (mime_token(&c, e->type, sizeof(e->type), 1) == 0
@@ -1234,6 +1268,7 @@ mime_field(struct mime_state *m)
 	    && strncasecmp(m->hdr, "content-disposition", 19) == 0) {
 		if (!mime_field_first(m, MIME_SEEN_DISP))
 			return;
+		mime_keep_value(m, colon + 1, c.e, e->cdisp);
 		mime_token(&c, tok, sizeof(tok), 0);
 		e->attachment = (strcmp(tok, "attachment") == 0);
 		/* leaves "" when there is no such parameter */
@@ -1332,6 +1367,8 @@ mime_candidate(const struct mime_state *m, const struct mime_entity *e)
 
 	if (!e->in_multipart || e->bad || (m->errors & MIME_ERR_AMBIGUOUS))
 		return (0);
+	if (e->keep_bad)
+		return (0);	/* a restore could not rebuild its fields */
 	if (mime_frame_flags(m) & (MIME_F_NODETACH | MIME_F_RELATED))
 		return (0);
 	if (e->encoding == MIME_ENC_OTHER)
@@ -1456,6 +1493,8 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 	m->part.encoding = e->encoding;
 	m->part.crlf = (m->prev_eol == 2);
 	m->part.attachment = e->attachment;
+	memcpy(m->part.ctype, e->ctype, sizeof(m->part.ctype));
+	memcpy(m->part.cdisp, e->cdisp, sizeof(m->part.cdisp));
 	memset(&m->b64, 0, sizeof(m->b64));
 	memset(&m->qp, 0, sizeof(m->qp));
 	m->dlen = 0;
@@ -1961,7 +2000,9 @@ mime_ascii(const char *s)
  * An inline text/plain part (so every reader shows it where the file
  * was) with the link in X-Detach-URL and in Thunderbird's
  * X-Mozilla-External-Attachment-URL (its size= parameter on
- * Content-Type spares Thunderbird a fetch), the digest and the size.
+ * Content-Type spares Thunderbird a fetch), the digest, the size, and
+ * the original Content-Type and Content-Disposition values (when the
+ * part had them) for a restore to give back.
  * The body says name, size, type and link in three lines, so the part
  * stays under 1024 bytes for names of 100 characters. No EOL after the
  * body: the delimiter's leading EOL follows in the message. Returns the
@@ -2003,6 +2044,16 @@ mime_link_part(char *buf, size_t size, const struct mime_part *part,
 	mime_puts(&b, "X-Detach-Size: ");
 	mime_puts(&b, num);
 	mime_puts(&b, eol);
+	if (part->ctype[0]) {
+		mime_puts(&b, "X-Detach-Content-Type: ");
+		mime_puts(&b, part->ctype);
+		mime_puts(&b, eol);
+	}
+	if (part->cdisp[0]) {
+		mime_puts(&b, "X-Detach-Content-Disposition: ");
+		mime_puts(&b, part->cdisp);
+		mime_puts(&b, eol);
+	}
 	mime_puts(&b, eol);
 	n = snprintf(line, sizeof(line), "Attachment: %s", part->name);
 	if (n < 0 || n >= (int)sizeof(line))

@@ -249,6 +249,17 @@ def classify(part, ancestors):
     return "yes", ""
 
 
+def raw_field(head, name):
+    """A field's value in raw header bytes as RFC 5322 2.2.3 unfolds it
+    (line breaks dropped, the white space after them kept), white space
+    at its ends trimmed; the first such field, or None."""
+    m = re.search(rb"(?im)^" + re.escape(name) +
+                  rb"[ \t]*:((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)", head)
+    if not m:
+        return None
+    return re.sub(rb"\r?\n", b"", m.group(1)).strip(b" \t")
+
+
 def split_head(raw):
     """Offset of a part's body in its raw bytes (after the blank line)."""
     if raw.startswith(b"\r\n"):
@@ -618,6 +629,18 @@ def judge_link(setup, ip, anc, op, raw, link, out, la, strict, d):
     if st.st_size != size:
         problems.append("stored object has %d bytes, X-Detach-Size %d" % (
             st.st_size, size))
+
+    # The original fields, for a restore to give back.
+    ihead = raw[:split_head(raw)]
+    lhead = link[:split_head(link)]
+    for h in (b"Content-Type", b"Content-Disposition"):
+        want = raw_field(ihead, h)
+        got = raw_field(lhead, b"X-Detach-" + h)
+        if want == b"":
+            want = None
+        if got != want:
+            problems.append("X-Detach-%s %r, original %r" % (
+                h.decode(), got, want))
 
     # The link part itself.
     if op.get_content_type() != "text/plain":

@@ -581,21 +581,22 @@ t_limit_depth(void)
 	}
 }
 
-/* MIME_HEADER_MAX at N-1, N, N+1 bytes of one field line. */
+/* MIME_HEADER_MAX at N-1, N, N+1 bytes of one field line: the
+ * multipart's Content-Type, which decides the structure. */
 static void
 t_limit_header(void)
 {
-	static const char pre[] = "Content-Disposition: attachment; filename=p; x=";
+	static const char pre[] = "Content-Type: multipart/mixed; boundary=b; x=";
 	int	d;
 
 	for (d = -1; d <= 1; d++) {
 		size_t	n = MIME_HEADER_MAX + d;
 
 		blen = 0;
-		t_adds("Content-Type: multipart/mixed; boundary=b\n\n--b\n");
 		t_adds(pre);
 		t_addc('y', n - strlen(pre));
-		t_adds("\n\nx\n--b--\n");
+		t_adds("\n\n--b\nContent-Disposition: attachment; filename=p\n"
+		    "\nx\n--b--\n");
 		t_splits("header limit", big, blen);
 		if (d <= 0)
 			t_ok(run->nparts == 1 && run->errors == 0,
@@ -636,6 +637,91 @@ t_limit_peek(void)
 		else
 			t_ok(run->errors & MIME_ERR_TRUNCATED,
 			    "padded delimiter of %zu bytes is text", n);
+	}
+}
+
+/* MIME_KEEP_FIELD_MAX at N-1, N, N+1: a longer Content-Disposition
+ * value could not be given back by a restore, so its part stays. */
+static void
+t_limit_keep(void)
+{
+	static const char pre[] = "attachment; filename=p; x=";
+	int	d;
+
+	for (d = -1; d <= 1; d++) {
+		size_t	n = MIME_KEEP_FIELD_MAX + d;
+
+		blen = 0;
+		t_adds("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+		    "Content-Disposition:  ");
+		t_adds(pre);
+		t_addc('y', n - strlen(pre));
+		t_adds(" \n\nx\n--b--\n");
+		t_splits("kept field limit", big, blen);
+		if (d <= 0)
+			t_ok(run->nparts == 1 && run->ok[0] && run->errors == 0
+			    && strlen(run->parts[0].cdisp) == n,
+			    "Content-Disposition of %zu bytes kept", n);
+		else
+			t_ok(run->nparts == 0 && run->errors == 0,
+			    "Content-Disposition of %zu bytes: not detached", n);
+	}
+}
+
+/*
+ * The original field values as RFC 5322 2.2.3 unfolds them: each line
+ * break goes, the white space that follows it stays; white space at the
+ * ends of the value is no part of it (2.2: the field body follows the
+ * colon; RFC 2045 5.1 allows white space around it). Cases cover a
+ * part with only one of the fields, and a NUL in a value.
+ */
+static const struct {
+	const char *name;
+	const char *msg;
+	size_t	len;		/* 0: strlen */
+	int	nparts;
+	const char *ctype;
+	const char *cdisp;
+} keep[] = {
+	{"fields kept unfolded",
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	    "Content-Type: application/pdf;\r\n\tname=\"a b.pdf\"  \r\n"
+	    "Content-Disposition:attachment;\r\n filename=\"a b.pdf\";\r\n"
+	    "  size=3\r\n\r\nabc\r\n--b--\r\n", 0, 1,
+	    "application/pdf;\tname=\"a b.pdf\"",
+	    "attachment; filename=\"a b.pdf\";  size=3"},
+	{"no Content-Type: none kept",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Disposition: attachment; filename*=utf-8''%C3%A9.bin\n"
+	    "\nx\n--b--\n", 0, 1,
+	    "", "attachment; filename*=utf-8''%C3%A9.bin"},
+	{"no Content-Disposition: none kept",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: image/png; name=i.png\n\nx\n--b--\n", 0, 1,
+	    "image/png; name=i.png", ""},
+	{"NUL in Content-Type: not detached",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: image/png; x=\0; name=i.png\n\nx\n--b--\n", 97, 0,
+	    0, 0},
+};
+
+static void
+t_keep_fields(void)
+{
+	size_t	i, len;
+
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		len = keep[i].len ? keep[i].len : strlen(keep[i].msg);
+		t_splits(keep[i].name, keep[i].msg, len);
+		if (keep[i].nparts == 0) {
+			t_ok(run->nparts == 0, "%s", keep[i].name);
+			continue;
+		}
+		t_ok(run->nparts == 1 && run->ok[0]
+		    && strcmp(run->parts[0].ctype, keep[i].ctype) == 0
+		    && strcmp(run->parts[0].cdisp, keep[i].cdisp) == 0,
+		    "%s: [%s] [%s]", keep[i].name, run->parts[0].ctype,
+		    run->parts[0].cdisp);
 	}
 }
 
@@ -704,12 +790,19 @@ t_link_part(void)
 	snprintf(p.type, sizeof(p.type), "application/vnd.openxmlformats-"
 	    "officedocument.wordprocessingml.document");
 	p.decoded = 1048576000;
+	snprintf(p.ctype, sizeof(p.ctype), "%s; name=\"%s\"", p.type, name);
+	snprintf(p.cdisp, sizeof(p.cdisp), "attachment; filename=\"%s\"",
+	    name);
 	ln = snprintf(link, sizeof(link), "https://files.example.org/a/"
 	    "0123456789abcdef0123456789abcdef/%s", name);
 	n = mime_link_part(buf, sizeof(buf), &p, link, ln, hex64, 1);
 	buf[n] = 0;
-	t_ok(n > 0 && n <= 1024, "link part for a 100-character name: %zu "
+	t_ok(n > 0 && n <= 1536, "link part for a 100-character name: %zu "
 	    "bytes", n);
+	t_ok(strstr(buf, "\r\nX-Detach-Content-Type: application/vnd."
+	    "openxmlformats-officedocument.wordprocessingml.document; name=\"nnn")
+	    != 0 && strstr(buf, "\r\nX-Detach-Content-Disposition: attachment; "
+	    "filename=\"nnnn") != 0, "link part keeps the original fields");
 	t_ok(strstr(buf, "\r\nX-Detach-URL: https://files.example.org/a/") != 0
 	    && strstr(buf, "\r\nX-Detach-Size: 1048576000\r\n") != 0
 	    && strstr(buf, "\r\nX-Mozilla-External-Attachment-URL: https://") != 0
@@ -749,7 +842,7 @@ struct t_lcase {
 	const char *sha;
 	long long size;		/* -1: no X-Detach-Size */
 	long long ctsize;	/* -1: no size= */
-	const char *type;	/* folds as "\n" */
+	const char *type;	/* unfolded */
 	const char *disp;
 	const char *bad;	/* start of the complaint, or 0 */
 	int	crlf;
@@ -778,7 +871,7 @@ static const struct t_lcase lcases[] = {
 	    "\tfilename=\"x.pdf\"" CRLF "X-Detach-Expires: Tue, 1 Dec 2026"
 	    CRLF CRLF "Attachment: x.pdf",
 	    "https://f.example/a/0123/x.pdf", SHA_A, 300000, 300000,
-	    "application/pdf; name=\"x.pdf\"", "attachment;\n\tfilename=\"x.pdf\"",
+	    "application/pdf; name=\"x.pdf\"", "attachment;\tfilename=\"x.pdf\"",
 	    0, 1},
 	{"older link part, LF, names in any case, folded URL, upper hex",
 	    "Content-Type: multipart/mixed; boundary=\"q\"\n\n--q\n"
@@ -866,7 +959,7 @@ struct t_lrun {
 	struct mime_part part;		/* the last link part */
 	int	ok;
 	char	url[MIME_LINK_URL_MAX + 1], sha[65];
-	char	type[MIME_HEADER_MAX + 1], disp[MIME_HEADER_MAX + 1];
+	char	type[MIME_KEEP_FIELD_MAX + 1], disp[MIME_KEEP_FIELD_MAX + 1];
 	const char *bad;
 	long long size, ctsize;
 	int	fields;
@@ -1033,6 +1126,25 @@ t_links(void)
 		    lrun->bad == 0, "link %s: complaint [%s]", c->name,
 		    lrun->bad ? lrun->bad : "");
 	}
+	/* a kept field of MIME_KEEP_FIELD_MAX - 1, MIME_KEEP_FIELD_MAX and
+	 * one more characters, as mime_link_part() bounds them */
+	{
+		static char msg[2 * MIME_KEEP_FIELD_MAX];
+		int	k, n;
+
+		for (k = -1; k <= 1; k++) {
+			n = snprintf(msg, sizeof(msg), "Content-Type: multipart/"
+			    "mixed; boundary=b\n\n--b\nX-Detach-URL: u\n"
+			    "X-Detach-Content-Type: application/x; a=\"%0*d\"\n"
+			    "\nx\n--b--\n", MIME_KEEP_FIELD_MAX + k - 19, 7);
+			tl_scan(msg, (size_t)n);
+			t_ok(lrun->nlinks == 1 && (k <= 0 ? lrun->bad == 0
+			    && strlen(lrun->type) == (size_t)(MIME_KEEP_FIELD_MAX
+			    + k) : lrun->bad && lrun->type[0] == 0),
+			    "link: kept type of %d characters %s",
+			    MIME_KEEP_FIELD_MAX + k, k <= 0 ? "read" : "refused");
+		}
+	}
 	/* 63 hex digits */
 	lrun->on = 1;
 	tl_scan(t_short_sha, strlen(t_short_sha));
@@ -1055,6 +1167,8 @@ main(void)
 	t_limit_depth();
 	t_limit_header();
 	t_limit_peek();
+	t_limit_keep();
+	t_keep_fields();
 	t_long_base64();
 	t_url();
 	t_link_part();
