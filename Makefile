@@ -9,7 +9,7 @@ LIBS	= -Wl,-Bstatic -lbearssl -Wl,-Bdynamic
 SAN	= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS = 60
 
-SRCS	= detach.c proxy.c store.c mime.c smtp.c http.c
+SRCS	= detach.c proxy.c store.c mime.c smtp.c http.c restore.c
 OBJS	= $(SRCS:.c=.o)
 UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess
 SHELL_TESTS = $(sort $(wildcard tests/*.test.sh))

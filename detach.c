@@ -4,6 +4,7 @@
  * SYNOPSIS
  *	detach [-c file]		before-queue proxy, in the foreground
  *	detach -p [-c file]		pipe filter: stdin to stdout
+ *	detach -R [-c file]		restore: link parts back to attachments
  *	detach -t [-c file]		check the configuration
  *	detach -n [-c file]		print the settings in effect
  *	detach -V | -h
@@ -11,7 +12,8 @@
  *	This file holds main(), the configuration (Postfix-style "key =
  *	value" lines), the logs, the clock, and pipe mode's small loop.
  *	The proxy and its poll() loop are in proxy.c; message jobs in
- *	store.c; MIME in mime.c; SMTP in smtp.c; HTTP in http.c.
+ *	store.c; restore (-R) in restore.c; MIME in mime.c; SMTP in smtp.c;
+ *	HTTP in http.c.
  *
  *	The configuration parser is a push parser: cfg_parse_feed() takes
  *	the file in chunks of any size. An unknown key or a bad value is an
@@ -24,6 +26,9 @@
  *	on_store_failure = tempfail (or when the message could not even be
  *	spooled), 64 on a usage error, 78 on a configuration error, 74 when
  *	standard output fails. Errors go to stderr, one line each.
+ *	Restore (-R) exits 0 when done, 65 when an object is missing or
+ *	altered, 75 when the store is down, writing nothing unless every
+ *	link part came back (see restore.c).
  * BUGS
  *	Configuration values cannot contain a '#' at the start of a line.
  */
@@ -989,6 +994,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: detach [-c file]        run the before-queue proxy\n"
 	    "       detach -p [-c file]     filter one message, stdin to stdout\n"
+	    "       detach -R [-c file]     give a message its attachments back\n"
 	    "       detach -t [-c file]     check the configuration\n"
 	    "       detach -n [-c file]     print the settings in effect\n"
 	    "       detach -V               print the version\n"
@@ -1004,12 +1010,13 @@ main(int argc, char **argv)
 	char	why[CFG_LINE_MAX + 256];
 	int	c, mode = 0;
 
-	while ((c = getopt(argc, argv, "c:ptnVh")) != -1) {
+	while ((c = getopt(argc, argv, "c:pRtnVh")) != -1) {
 		switch (c) {
 		case 'c':
 			file = optarg;
 			break;
 		case 'p':
+		case 'R':
 		case 't':
 		case 'n':
 			if (mode && mode != c) {
@@ -1052,6 +1059,9 @@ main(int argc, char **argv)
 	case 'p':
 		log_quiet = 1;
 		return (pipe_run(&cfg));
+	case 'R':
+		log_quiet = 1;
+		return (restore_run(&cfg));
 	default:
 		if (cfg.log_syslog) {
 			openlog("detach", LOG_PID | LOG_NDELAY, LOG_MAIL);

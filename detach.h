@@ -4,6 +4,7 @@
  * Every limit is a named constant here, with its reason. Modules:
  *	detach.c	main, configuration, logs, signals, the poll() loop, glue
  *	store.c		message jobs: spool, object keys, the dir store, splicing
+ *	restore.c	detach -R: link parts back to attachments
  *	mime.c		MIME scanner, decoders, link part (no I/O)
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
  *	http.c		HTTP/1.1 PUT uploader, BearSSL, S3 SigV4
@@ -315,6 +316,23 @@ extern ssize_t msg_read(struct msg *, void *, size_t);
 extern void msg_stats(const struct msg *, int *, uint64_t *, uint64_t *);
 extern const char *msg_why(const struct msg *);
 extern void msg_free(struct msg *);
+
+/* The way back: an object by its key. */
+#define STORE_GET_OK		0
+#define STORE_GET_MISSING	1	/* no such object (404, 410, no file) */
+#define STORE_GET_BADKEY	2	/* not a key detach makes */
+#define STORE_GET_FAIL		3	/* the store failed; try later */
+
+extern int store_get(const char *, int (*)(void *, const unsigned char *,
+		    size_t), void *, char *, size_t);
+extern int store_key_name(const char *, char *, size_t);
+extern int store_spool_open(const char *);
+
+/* ------------------------------------------------------------------ */
+/* restore.c: the way back from link parts to attachments (detach -R)  */
+/* ------------------------------------------------------------------ */
+
+extern int restore_run(const struct cfg *);
 
 /* ------------------------------------------------------------------ */
 /* proxy.c: the before-queue proxy, its listeners and poll() loop      */
