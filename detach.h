@@ -21,6 +21,7 @@
 /* sysexits.h codes, spelled here so pipe mode's contract is visible. */
 #define DETACH_EX_OK		0
 #define DETACH_EX_USAGE		64
+#define DETACH_EX_DATAERR	65	/* detach -R: object missing or altered */
 #define DETACH_EX_SOFTWARE	70
 #define DETACH_EX_OSERR		71
 #define DETACH_EX_TEMPFAIL	75
@@ -331,6 +332,14 @@ extern int store_spool_open(const char *);
 /* ------------------------------------------------------------------ */
 /* restore.c: the way back from link parts to attachments (detach -R)  */
 /* ------------------------------------------------------------------ */
+
+/* RFC 2045 6.8: base64 lines are at most 76 characters; the restored
+ * part's are exactly that, but its last. */
+#define RESTORE_B64_LINE	76
+
+/* Base64 characters held before a write to the output spool; I/O
+ * granularity, not a message bound. */
+#define RESTORE_OUT_MAX		65536
 
 extern int restore_run(const struct cfg *);
 

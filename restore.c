@@ -66,15 +66,8 @@
 
 #include "detach.h"
 
-#define RESTORE_EX_DATAERR	65
+/* sysexits.h EX_IOERR, as pipe mode exits when stdout fails */
 #define RESTORE_EX_IOERR	74
-
-/* Base64 characters held before a write to the spool; I/O granularity,
- * not a message bound. */
-#define RESTORE_OUT_MAX		65536
-
-/* RFC 2045 6.8: encoded lines are at most 76 characters. */
-#define RESTORE_B64_LINE	76
 
 struct restore {
 	const struct cfg *cfg;
@@ -226,7 +219,7 @@ restore_sink(void *ctx, const unsigned char *p, size_t n)
 		snprintf(r->why, sizeof(r->why), "object larger than the "
 		    "%llu bytes of X-Detach-Size",
 		    (unsigned long long)r->want);
-		r->refused = RESTORE_EX_DATAERR;
+		r->refused = DETACH_EX_DATAERR;
 		return (-1);
 	}
 	r->got += n;
@@ -262,13 +255,36 @@ restore_field(struct restore *r, const char *name, const char *value)
 }
 
 /*
+ * restore_disposition - "attachment" and the file name: quoted when it
+ * is printable ASCII, else RFC 2231's filename*=UTF-8'' (mail readers
+ * take the first filename they meet, so only one is written)
+ */
+static void
+restore_disposition(char *buf, size_t size, const char *name)
+{
+	char	enc[3 * MIME_NAME_MAX + 1];
+	const char *p;
+
+	for (p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f
+		    || *p == '"' || *p == '\\')
+			break;
+	if (*p == 0)
+		snprintf(buf, size, "attachment; filename=\"%s\"", name);
+	else {
+		mime_url_encode(enc, sizeof(enc), name, strlen(name));
+		snprintf(buf, size, "attachment; filename*=UTF-8''%s", enc);
+	}
+}
+
+/*
  * restore_head - the header of the part given back: the kept fields,
  * or for an older link part a type and disposition of our own
  */
 static int
 restore_head(struct restore *r, const struct mime_link *l, const char *name)
 {
-	char	disp[MIME_KEEP_FIELD_MAX + 1];
+	char	disp[32 + 3 * MIME_NAME_MAX];
 	int	kept = l->fields & (MIME_LINK_F_TYPE | MIME_LINK_F_DISP);
 
 	if ((l->fields & MIME_LINK_F_TYPE)
@@ -278,8 +294,7 @@ restore_head(struct restore *r, const struct mime_link *l, const char *name)
 	    && restore_field(r, "Content-Disposition", l->disposition) < 0)
 		return (-1);
 	if (!kept) {
-		if (http_disposition(disp, sizeof(disp), name) == 0)
-			snprintf(disp, sizeof(disp), "attachment");
+		restore_disposition(disp, sizeof(disp), name);
 		if (restore_field(r, "Content-Type",
 		    "application/octet-stream") < 0
 		    || restore_field(r, "Content-Disposition", disp) < 0)
@@ -305,12 +320,12 @@ restore_part(struct restore *r, const struct mime_part *part)
 	int	rc, i;
 
 	if (l->bad) {
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: %s", l->url,
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: %s", l->url,
 		    l->bad);
 		return;
 	}
 	if (!(l->fields & MIME_LINK_F_SHA256)) {
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: no X-Detach-SHA256",
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: no X-Detach-SHA256",
 		    l->url);
 		return;
 	}
@@ -319,12 +334,12 @@ restore_part(struct restore *r, const struct mime_part *part)
 	else if (l->fields & MIME_LINK_F_CTSIZE)
 		r->want = l->ctsize;
 	else {
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: no X-Detach-Size",
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: no X-Detach-Size",
 		    l->url);
 		return;
 	}
 	if (store_key_name(key, name, sizeof(name)) < 0) {
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: not an object "
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: not an object "
 		    "key of detach", l->url);
 		return;
 	}
@@ -351,11 +366,11 @@ restore_part(struct restore *r, const struct mime_part *part)
 	case STORE_GET_OK:
 		break;
 	case STORE_GET_MISSING:
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: object missing "
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: object missing "
 		    "(%.300s)", l->url, r->why);
 		return;
 	case STORE_GET_BADKEY:
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: %.300s", l->url,
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: %.300s", l->url,
 		    r->why);
 		return;
 	default:
@@ -364,7 +379,7 @@ restore_part(struct restore *r, const struct mime_part *part)
 		return;
 	}
 	if (r->got != r->want) {
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: object of %llu "
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: object of %llu "
 		    "bytes, X-Detach-Size says %llu", l->url,
 		    (unsigned long long)r->got, (unsigned long long)r->want);
 		return;
@@ -373,7 +388,7 @@ restore_part(struct restore *r, const struct mime_part *part)
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	if (strcmp(hex, l->sha256) != 0) {
-		restore_fail(r, RESTORE_EX_DATAERR, "%.200s: object's SHA-256 "
+		restore_fail(r, DETACH_EX_DATAERR, "%.200s: object's SHA-256 "
 		    "%s, X-Detach-SHA256 says %s", l->url, hex, l->sha256);
 		return;
 	}

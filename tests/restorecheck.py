@@ -284,6 +284,26 @@ def cases(a, base):
         probs.append("a CR in the restored LF message")
     report("restore %s cases: LF message comes back in LF" % a.name, probs)
 
+    # a link part of an older detach: no kept fields, no X-Detach-Size
+    old = re.sub(rb"(?m)^X-Detach-(Content-Type|Content-Disposition|Size):"
+                 rb".*\r\n", b"", det)
+    rc, out, err = run(a.detach, "-R", a.conf, old)
+    probs = []
+    if rc != 0:
+        probs.append("exit %d (%r)" % (rc, err[:300]))
+    else:
+        got = [leaf(p) for p in parse(out).walk() if not p.is_multipart()]
+        want = [("application/octet-stream",
+                 "rapport \u00e9t\u00e9 2026.pdf", blob),
+                ("application/octet-stream", "numbers.csv", small)]
+        if got[1:] != want:
+            probs.append("restored %r" % [(t, n, len(b or b""))
+                                          for t, n, b in got])
+        if not re.search(rb"(?m)^Content-Disposition: attachment;", out):
+            probs.append("no Content-Disposition: attachment")
+    report("restore %s cases: older link part: octet-stream, name from "
+           "the URL, size from size=" % a.name, probs)
+
     good = st.read(urls[0])
     if hashlib.sha256(good).digest() != hashlib.sha256(blob).digest():
         report("restore %s cases: object on the store" % a.name,
