@@ -994,7 +994,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: detach [-c file]        run the before-queue proxy\n"
 	    "       detach -p [-c file]     filter one message, stdin to stdout\n"
-	    "       detach -R [-c file]     give a message its attachments back\n"
+	    "       detach -R [-c file]     attachments back, stdin to stdout\n"
 	    "       detach -t [-c file]     check the configuration\n"
 	    "       detach -n [-c file]     print the settings in effect\n"
 	    "       detach -V               print the version\n"

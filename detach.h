@@ -21,7 +21,7 @@
 /* sysexits.h codes, spelled here so pipe mode's contract is visible. */
 #define DETACH_EX_OK		0
 #define DETACH_EX_USAGE		64
-#define DETACH_EX_DATAERR	65	/* detach -R: object missing or altered */
+#define DETACH_EX_DATAERR	65	/* -R: object missing or altered */
 #define DETACH_EX_SOFTWARE	70
 #define DETACH_EX_OSERR		71
 #define DETACH_EX_TEMPFAIL	75
@@ -126,7 +126,7 @@
 #define MIME_LINK_F_SHA256	(1 << 1)
 #define MIME_LINK_F_SIZE	(1 << 2)
 #define MIME_LINK_F_TYPE	(1 << 3)	/* X-Detach-Content-Type */
-#define MIME_LINK_F_DISP	(1 << 4)	/* X-Detach-Content-Disposition */
+#define MIME_LINK_F_DISP	(1 << 4)	/* X-Detach-Content-Disp... */
 #define MIME_LINK_F_CTSIZE	(1 << 5)	/* size= of its Content-Type */
 
 struct mime_link {

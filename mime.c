@@ -1052,8 +1052,8 @@ mime_link_number(struct mime_link *l, int f, const char *v, size_t n,
 		val = val * 10 + (v[i] - '0');
 	if (n == 0 || i < n || n > 19) {
 		if (l->bad == 0)
-			l->bad = f == MIME_LINK_F_CTSIZE ? "bad size= parameter" :
-			    "bad X-Detach-Size";
+			l->bad = f == MIME_LINK_F_CTSIZE ?
+			    "bad size= parameter" : "bad X-Detach-Size";
 		return;
 	}
 	*out = val;
@@ -1124,9 +1124,10 @@ mime_link_field(struct mime_state *m, const char *name, size_t nlen,
 		if (*v == '\n')
 			continue;
 		if (*v == '\r' || *v == 0 || n + 1 >= size) {
-			if (l->bad == 0)
-				l->bad = n + 1 >= size ? "an X-Detach field too "
-				    "long" : "control characters in an X-Detach "
+			if (l->bad == 0 && n + 1 >= size)
+				l->bad = "an X-Detach field too long";
+			else if (l->bad == 0)
+				l->bad = "control characters in an X-Detach "
 				    "field";
 			out[0] = 0;
 			return;

@@ -76,7 +76,7 @@ struct restore {
 	uint64_t in_off;		/* input bytes copied out so far */
 	int	out_fd;			/* the message given back */
 	uint64_t out_len;
-	int	code;			/* exit code of the first failure, or 0 */
+	int	code;			/* exit code of the first failure */
 	struct mime_state *mime;
 	struct mime_link link;
 	/* the object being fetched, base64-encoded into the spool */

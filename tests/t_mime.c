@@ -871,7 +871,8 @@ static const struct t_lcase lcases[] = {
 	    "\tfilename=\"x.pdf\"" CRLF "X-Detach-Expires: Tue, 1 Dec 2026"
 	    CRLF CRLF "Attachment: x.pdf",
 	    "https://f.example/a/0123/x.pdf", SHA_A, 300000, 300000,
-	    "application/pdf; name=\"x.pdf\"", "attachment;\tfilename=\"x.pdf\"",
+	    "application/pdf; name=\"x.pdf\"",
+	    "attachment;\tfilename=\"x.pdf\"",
 	    0, 1},
 	{"older link part, LF, names in any case, folded URL, upper hex",
 	    "Content-Type: multipart/mixed; boundary=\"q\"\n\n--q\n"
@@ -1133,16 +1134,19 @@ t_links(void)
 		int	k, n;
 
 		for (k = -1; k <= 1; k++) {
-			n = snprintf(msg, sizeof(msg), "Content-Type: multipart/"
-			    "mixed; boundary=b\n\n--b\nX-Detach-URL: u\n"
+			n = snprintf(msg, sizeof(msg), "Content-Type: "
+			    "multipart/mixed; boundary=b\n\n--b\n"
+			    "X-Detach-URL: u\n"
 			    "X-Detach-Content-Type: application/x; a=\"%0*d\"\n"
 			    "\nx\n--b--\n", MIME_KEEP_FIELD_MAX + k - 19, 7);
 			tl_scan(msg, (size_t)n);
 			t_ok(lrun->nlinks == 1 && (k <= 0 ? lrun->bad == 0
-			    && strlen(lrun->type) == (size_t)(MIME_KEEP_FIELD_MAX
-			    + k) : lrun->bad && lrun->type[0] == 0),
+			    && strlen(lrun->type) ==
+			    (size_t)(MIME_KEEP_FIELD_MAX + k) :
+			    lrun->bad && lrun->type[0] == 0),
 			    "link: kept type of %d characters %s",
-			    MIME_KEEP_FIELD_MAX + k, k <= 0 ? "read" : "refused");
+			    MIME_KEEP_FIELD_MAX + k,
+			    k <= 0 ? "read" : "refused");
 		}
 	}
 	/* 63 hex digits */
