@@ -103,7 +103,9 @@
  *	given by IP address fails the name check.
  *	A body delimited by the connection's close (no Content-Length, not
  *	chunked) is taken as complete when the connection closes, even
- *	without TLS close_notify; such bodies only feed error text.
+ *	without TLS close_notify. Such a body feeds error text, or a GET's
+ *	sink: a download cut that way is caught by its caller's size and
+ *	digest checks (detach -R), not here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
