@@ -11,7 +11,7 @@ FUZZ_SECONDS = 60
 
 SRCS	= detach.c proxy.c store.c mime.c smtp.c http.c restore.c
 OBJS	= $(SRCS:.c=.o)
-UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess
+UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_restore
 SHELL_TESTS = $(sort $(wildcard tests/*.test.sh))
 
 all: detach
