@@ -19,9 +19,9 @@ MANS	= detach.8 detach.conf.5
 UNITS_SD = init/systemd/detach.service init/systemd/detach-sweep.service \
 	init/systemd/detach-sweep.timer
 
-SRCS	= detach.c proxy.c metrics.c store.c sweep.c mime.c b64.c smtp.c http.c priv.c policy.c
+SRCS	= detach.c proxy.c metrics.c store.c sweep.c mime.c b64.c smtp.c http.c priv.c policy.c restore.c
 OBJS	= $(SRCS:.c=.o)
-UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_b64 t_metrics t_sweep t_san t_policy
+UNITS	= t_mime t_smtp t_http t_cfg t_store t_sess t_b64 t_metrics t_sweep t_san t_policy t_restore
 SHELL_TESTS = $(sort $(wildcard tests/*.test.sh))
 
 all: detach

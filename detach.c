@@ -5,6 +5,7 @@
  *	detach [-c file]		before-queue proxy, in the foreground
  *	detach -p [-c file] [-f sender] [--] [recipient ...]
  *					pipe filter: stdin to stdout
+ *	detach -R [-c file]		restore: link parts back to attachments
  *	detach -t [-c file]		check the configuration
  *	detach -n [-c file]		print the settings in effect
  *	detach -x [-c file]		delete expired objects (dir store)
@@ -17,8 +18,8 @@
  *	write to spool_dir and a dir store (priv.c); as another user, that
  *	it may itself.
  *	The proxy and its poll() loop are in proxy.c, its metrics endpoint
- *	in metrics.c; message jobs in store.c; MIME in mime.c; SMTP in
- *	smtp.c; HTTP in http.c.
+ *	in metrics.c; message jobs in store.c; restore (-R) in restore.c;
+ *	MIME in mime.c; SMTP in smtp.c; HTTP in http.c.
  *
  *	The configuration parser is a push parser: cfg_parse_feed() takes
  *	the file in chunks of any size. An unknown key or a bad value is an
@@ -47,6 +48,10 @@
  *	exits 78 for a store that is not a dir store (expiry there is the
  *	bucket's lifecycle rule or the web server's business), and 74 when
  *	the store cannot be read or an object could not be deleted.
+ *
+ *	Restore (-R) exits 0 when done, 65 when an object is missing or
+ *	altered, 75 when the store is down, writing nothing unless every
+ *	link part came back (see restore.c).
  * BUGS
  *	Configuration values cannot contain a '#' at the start of a line.
  */
@@ -1271,6 +1276,7 @@ usage(FILE *fp)
 	    "usage: detach [-c file]        run the before-queue proxy\n"
 	    "       detach -p [-c file] [-f sender] [--] [recipient ...]\n"
 	    "                   filter one message, stdin to stdout\n"
+	    "       detach -R [-c file]     attachments back, stdin to stdout\n"
 	    "       detach -t [-c file]     check the configuration\n"
 	    "       detach -n [-c file]     print the settings in effect\n"
 	    "       detach -x [-c file]     delete expired objects, dir store\n"
@@ -1288,7 +1294,7 @@ main(int argc, char **argv)
 	char	why[CFG_LINE_MAX + 256];
 	int	c, i, mode = 0;
 
-	while ((c = getopt(argc, argv, "c:f:ptnxVh")) != -1) {
+	while ((c = getopt(argc, argv, "c:f:pRtnxVh")) != -1) {
 		switch (c) {
 		case 'c':
 			file = optarg;
@@ -1297,6 +1303,7 @@ main(int argc, char **argv)
 			sender = optarg;
 			break;
 		case 'p':
+		case 'R':
 		case 't':
 		case 'n':
 		case 'x':
@@ -1357,6 +1364,9 @@ main(int argc, char **argv)
 		return (pipe_run(&cfg, sender, argv + optind, argc - optind));
 	case 'x':
 		return (sweep_run(&cfg));
+	case 'R':
+		log_quiet = 1;
+		return (restore_run(&cfg));
 	default:
 		if (cfg.log_syslog) {
 			openlog("detach", LOG_PID | LOG_NDELAY, LOG_MAIL);

@@ -5,6 +5,7 @@
  *	detach.c	main, configuration, logs, signals, the poll() loop, glue
  *	store.c		message jobs: spool, object keys, the dir store, splicing
  *	sweep.c		detach -x: expired objects out of a dir store
+ *	restore.c	detach -R: link parts back to attachments
  *	mime.c		MIME scanner, decoders, link part (no I/O)
  *	b64.c		base64 block decoders (SIMD) under mime.c's decoder
  *	smtp.c		ESMTP server and client pieces, XFORWARD, dot codecs
@@ -25,6 +26,7 @@
 /* sysexits.h codes, spelled here so pipe mode's contract is visible. */
 #define DETACH_EX_OK		0
 #define DETACH_EX_USAGE		64
+#define DETACH_EX_DATAERR	65	/* -R: object missing or altered */
 #define DETACH_EX_SOFTWARE	70
 #define DETACH_EX_OSERR		71
 #define DETACH_EX_TEMPFAIL	75
@@ -150,6 +152,32 @@
 						 * multipart: readers disagree on
 						 * the structure, touch nothing */
 
+/* A link part's URL: one header line (RFC 5322 2.1.1), as written. */
+#define MIME_LINK_URL_MAX	998
+
+/* X-Detach-* fields of a link part (tell the scanner with mime_links),
+ * unfolded (RFC 5322 2.2.3) and trimmed. The kept Content-Type and
+ * Content-Disposition are bounded as mime_link_part() writes them,
+ * MIME_KEEP_FIELD_MAX. bad names the first field that could not be
+ * read. */
+#define MIME_LINK_F_URL		(1 << 0)
+#define MIME_LINK_F_SHA256	(1 << 1)
+#define MIME_LINK_F_SIZE	(1 << 2)
+#define MIME_LINK_F_TYPE	(1 << 3)	/* X-Detach-Content-Type */
+#define MIME_LINK_F_DISP	(1 << 4)	/* X-Detach-Content-Disp... */
+#define MIME_LINK_F_CTSIZE	(1 << 5)	/* size= of its Content-Type */
+
+struct mime_link {
+	int	fields;			/* MIME_LINK_F_* seen */
+	const char *bad;		/* why a field is unusable, or 0 */
+	char	url[MIME_LINK_URL_MAX + 1];
+	char	sha256[65];		/* lowercase hex */
+	uint64_t size;			/* X-Detach-Size */
+	uint64_t ctsize;		/* size= parameter */
+	char	type[MIME_KEEP_FIELD_MAX + 1];
+	char	disposition[MIME_KEEP_FIELD_MAX + 1];
+};
+
 /* What the scanner tells about a candidate leaf part. */
 struct mime_part {
 	uint64_t start;			/* offset of its first header byte */
@@ -165,6 +193,8 @@ struct mime_part {
 	/* the original field values, unfolded, "" when absent */
 	char	ctype[MIME_KEEP_FIELD_MAX + 1];
 	char	cdisp[MIME_KEEP_FIELD_MAX + 1];
+	const struct mime_link *link;	/* a link part's fields (mime_links),
+					 * or 0 for a candidate attachment */
 };
 
 /* Callbacks; the part lives only during the call. */
@@ -179,6 +209,7 @@ extern void mime_init(struct mime_state *, MIME_BEGIN_FN, MIME_DATA_FN,
 		    MIME_END_FN, void *);
 extern int mime_feed(struct mime_state *, const void *, size_t);
 extern int mime_finish(struct mime_state *);
+extern void mime_links(struct mime_state *, struct mime_link *);
 extern const char *mime_strerror(int);
 /* Languages of the built-in notice (notice_lang). */
 #define MIME_LANG_EN		0
@@ -488,6 +519,31 @@ extern int sweep_dir(const char *, uint64_t, int64_t, struct sweep_stats *);
 /* A test's look into the sweep between its steps: point 0 after an
  * object was found due, 1 after it was moved aside. */
 extern void (*sweep_test_hook)(int, int, const char *);
+
+/* The way back: an object by its key. */
+#define STORE_GET_OK		0
+#define STORE_GET_MISSING	1	/* no such object (404, 410, no file) */
+#define STORE_GET_BADKEY	2	/* not a key detach makes */
+#define STORE_GET_FAIL		3	/* the store failed; try later */
+
+extern int store_get(const char *, int (*)(void *, const unsigned char *,
+		    size_t), void *, char *, size_t);
+extern int store_key_name(const char *, char *, size_t);
+extern int store_spool_open(const char *);
+
+/* ------------------------------------------------------------------ */
+/* restore.c: the way back from link parts to attachments (detach -R)  */
+/* ------------------------------------------------------------------ */
+
+/* RFC 2045 6.8: base64 lines are at most 76 characters; the restored
+ * part's are exactly that, but its last. */
+#define RESTORE_B64_LINE	76
+
+/* Base64 characters held before a write to the output spool; I/O
+ * granularity, not a message bound. */
+#define RESTORE_OUT_MAX		65536
+
+extern int restore_run(const struct cfg *);
 
 /* ------------------------------------------------------------------ */
 /* proxy.c: the before-queue proxy, its listeners and poll() loop      */
@@ -825,6 +881,11 @@ struct http_object {
 	const char *name;		/* UTF-8 file name, or "" */
 };
 
+/* Takes a GET's body as it arrives: called with len 0 when a 2xx body
+ * begins (again, after a retry: forget what came before), then with
+ * its bytes. Returns 0, or -1 to stop the response. */
+typedef int (*HTTP_BODY_FN)(void *, const unsigned char *, size_t);
+
 struct http_store;
 struct http_xfer;
 
@@ -843,6 +904,11 @@ extern const char *http_xfer_why(const struct http_xfer *);
 extern void http_xfer_free(struct http_xfer *);
 extern int http_upload_wait(struct http_store *, const struct http_object *,
 		    char *, size_t);
+extern struct http_xfer *http_get_new(struct http_store *, const char *,
+		    HTTP_BODY_FN, void *, int64_t);
+extern int http_xfer_status(const struct http_xfer *);
+extern int http_get_wait(struct http_store *, const char *, HTTP_BODY_FN,
+		    void *, int *, char *, size_t);
 
 /* The response push parser (pure; exposed for tests and the fuzzer). */
 #define HTTP_RESP_STATUS	0	/* waits for the status line */
@@ -863,6 +929,7 @@ extern int http_upload_wait(struct http_store *, const struct http_object *,
 #define HTTP_ERR_LINE		(1 << 4)	/* line over HTTP_LINE_MAX */
 #define HTTP_ERR_FIELDS		(1 << 5)	/* over HTTP_FIELDS_MAX */
 #define HTTP_ERR_EOF		(1 << 6)	/* closed before the end */
+#define HTTP_ERR_SINK		(1 << 7)	/* the body's taker said stop */
 
 struct http_resp {
 	int	state;			/* HTTP_RESP_* */
@@ -882,6 +949,8 @@ struct http_resp {
 	char	reason[HTTP_REASON_MAX + 1];
 	char	errbody[HTTP_ERRBODY_MAX + 1];
 	size_t	errlen;
+	HTTP_BODY_FN sink;		/* a 2xx body's taker, or 0 */
+	void	*sink_ctx;
 	size_t	len;			/* bytes in line */
 	char	line[HTTP_LINE_MAX];
 };
@@ -889,6 +958,7 @@ struct http_resp {
 extern void http_resp_init(struct http_resp *, int);
 extern size_t http_resp_feed(struct http_resp *, const void *, size_t);
 extern int http_resp_eof(struct http_resp *);
+extern void http_resp_sink(struct http_resp *, HTTP_BODY_FN, void *);
 extern const char *http_resp_strerror(int);
 
 /* Request building (pure). */

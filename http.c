@@ -19,7 +19,12 @@
  *	int	http_xfer_found(x)
  *	const struct http_stats *http_stats(void)
  *
+ *	struct http_xfer *http_get_new(st, key, sink, ctx, now)
+ *	int	http_xfer_status(x)
+ *	int	http_get_wait(st, key, sink, ctx, &status, why, whylen)
+ *
  *	void	http_resp_init(r, head)
+ *	void	http_resp_sink(r, sink, ctx)
  *	size_t	http_resp_feed(r, buf, len)
  *	int	http_resp_eof(r)
  *	size_t	http_req_build(buf, size, req)
@@ -57,6 +62,17 @@
  *	again after a doubling pause, at most HTTP_TRY_MAX times, all
  *	inside upload_timeout. A connection taken from the pool that turns
  *	out closed is replaced at once without counting as a try.
+ *
+ *	A download (http_get_new) GETs the object at the same path a PUT
+ *	of its key uses, signed the same way for S3 (over an empty
+ *	payload). The body of a 2xx answer goes to the caller's sink as it
+ *	arrives, never buffered whole; the sink hears a zero-length call
+ *	first, and again before a retry's body, so it can start over. 200
+ *	is success; 5xx answers, connect failures, broken connections and
+ *	garbled responses are tried again as uploads are, inside the same
+ *	upload_timeout; any other status fails at once, and
+ *	http_xfer_status() tells which it was (a 404 is a missing object,
+ *	not a store that is down).
  *
  *	Everything is non-blocking, from connect() to the last response
  *	byte, and driven by the caller's poll() loop through
@@ -113,7 +129,9 @@
  * BUGS
  *	A body delimited by the connection's close (no Content-Length, not
  *	chunked) is taken as complete when the connection closes, even
- *	without TLS close_notify; such bodies only feed error text.
+ *	without TLS close_notify. Such a body feeds error text, or a GET's
+ *	sink: a download cut that way is caught by its caller's size and
+ *	digest checks (detach -R), not here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -318,6 +336,7 @@ static const struct http_errtab {
 	{HTTP_ERR_LINE, "response line too long"},
 	{HTTP_ERR_FIELDS, "too many header fields"},
 	{HTTP_ERR_EOF, "connection closed before the end of the response"},
+	{HTTP_ERR_SINK, "body refused by its taker"},
 	{0, 0},
 };
 
@@ -358,8 +377,19 @@ http_resp_fail(struct http_resp *r, int err)
 	http_resp_enter(r, HTTP_RESP_ERROR);
 }
 
-/* http_resp_keep - count body bytes, keep the first ones for the log */
-static void
+/* http_resp_sink - hand a 2xx body to sink as it arrives (after init) */
+void
+http_resp_sink(struct http_resp *r, HTTP_BODY_FN sink, void *ctx)
+{
+	r->sink = sink;
+	r->sink_ctx = ctx;
+}
+
+/*
+ * http_resp_keep - count body bytes, keep the first ones for the log,
+ * and give a 2xx body to the sink; -1 when the sink said stop
+ */
+static int
 http_resp_keep(struct http_resp *r, const unsigned char *p, size_t n)
 {
 	size_t room = HTTP_ERRBODY_MAX - r->errlen;
@@ -368,6 +398,12 @@ http_resp_keep(struct http_resp *r, const unsigned char *p, size_t n)
 	if (room > 0)
 		r->errlen = http_printable(r->errbody, sizeof(r->errbody),
 		    r->errlen, p, n < room ? n : room);
+	if (r->sink && n > 0 && r->status / 100 == 2
+	    && r->sink(r->sink_ctx, p, n) < 0) {
+		http_resp_fail(r, HTTP_ERR_SINK);
+		return (-1);
+	}
+	return (0);
 }
 
 /* http_resp_status - "HTTP/1.x NNN reason" (RFC 9112 4) */
@@ -554,6 +590,8 @@ static void
 http_resp_headers_end(struct http_resp *r)
 {
 	int head, interim, nfields;
+	HTTP_BODY_FN sink;
+	void *ctx;
 
 	if (r->status < 200) {
 		/* 1xx: an interim response; the final one follows
@@ -565,9 +603,17 @@ http_resp_headers_end(struct http_resp *r)
 		head = r->head;
 		interim = r->interim + 1;
 		nfields = r->nfields;
+		sink = r->sink;
+		ctx = r->sink_ctx;
 		http_resp_init(r, head);
 		r->interim = interim;
 		r->nfields = nfields;
+		http_resp_sink(r, sink, ctx);
+		return;
+	}
+	/* a body begins: its taker starts over */
+	if (r->sink && r->status / 100 == 2 && r->sink(r->sink_ctx, 0, 0) < 0) {
+		http_resp_fail(r, HTTP_ERR_SINK);
 		return;
 	}
 	/* RFC 9112 6.3, in its order. */
@@ -713,16 +759,19 @@ http_resp_feed(struct http_resp *r, const void *buf, size_t len)
 			n = len - off;
 			if (n > r->left)
 				n = (size_t)r->left;
-			http_resp_keep(r, p + off, n);
 			r->left -= n;
 			off += n;
+			if (http_resp_keep(r, p + off - n, n) < 0)
+				return (off);
 			if (r->left == 0)
 				http_resp_enter(r, r->state == HTTP_RESP_BODY ?
 				    HTTP_RESP_DONE : HTTP_RESP_CHUNK_END);
 			break;
 		case HTTP_RESP_BODY_EOF:
-			http_resp_keep(r, p + off, len - off);
+			n = len - off;
 			off = len;
+			if (http_resp_keep(r, p + off - n, n) < 0)
+				return (off);
 			break;
 		case HTTP_RESP_DONE:
 		case HTTP_RESP_ERROR:
@@ -2064,6 +2113,7 @@ enum http_wait {
 	HTTP_WAIT_HEAD,			/* the HEAD exchange (and handshake) */
 	HTTP_WAIT_PUT,			/* the PUT exchange (and handshake) */
 	HTTP_WAIT_COPY,			/* S3 renewal: copy onto itself */
+	HTTP_WAIT_GET,			/* the GET exchange (and handshake) */
 	HTTP_WAIT_NOTHING,		/* done or failed */
 };
 
@@ -2100,6 +2150,8 @@ struct http_xfer {
 	int	found;			/* the object was there already */
 	char	note[HTTP_REASON_MAX + HTTP_ERRBODY_MAX + 16];	/* a
 					 * failed copy's answer */
+	HTTP_BODY_FN sink;		/* GET: the body's taker */
+	void	*sink_ctx;
 };
 
 /* Counters since the start, for http_stats(). */
@@ -2133,6 +2185,8 @@ http_wait_name(enum http_wait w)
 		return ("PUT response");
 	case HTTP_WAIT_COPY:
 		return ("copy response");
+	case HTTP_WAIT_GET:
+		return ("GET response");
 	case HTTP_WAIT_NOTHING:
 		return ("nothing");
 	default:
@@ -2171,7 +2225,8 @@ static const char *
 http_xfer_method(const struct http_xfer *x)
 {
 	return (x->want == HTTP_WAIT_HEAD ? "HEAD" : x->want ==
-	    HTTP_WAIT_COPY ? "PUT (copy)" : "PUT");
+	    HTTP_WAIT_COPY ? "PUT (copy)" : x->want == HTTP_WAIT_GET ? "GET" :
+	    "PUT");
 }
 
 /* http_pool_put - keep an idle connection for the next transfer */
@@ -2451,9 +2506,12 @@ http_xfer_request(struct http_xfer *x, int64_t now)
 	char fields[2 * CFG_LINE_MAX + 1024 + HTTP_LINE_MAX];
 	int head = x->want == HTTP_WAIT_HEAD;
 	int body = x->want == HTTP_WAIT_PUT;
+	int get = x->want == HTTP_WAIT_GET;
 
 	memset(&rq, 0, sizeof(rq));
-	rq.method = head ? "HEAD" : "PUT";
+	/* a copy onto itself is a PUT too (http_xfer_method() names it
+	 * for the logs) */
+	rq.method = head ? "HEAD" : get ? "GET" : "PUT";
 	rq.host = x->st->hostfield;
 	rq.path = x->path;
 	/* a copy sends no body, and Content-Type and Content-Disposition
@@ -2483,6 +2541,8 @@ http_xfer_request(struct http_xfer *x, int64_t now)
 	x->flushed = 0;
 	x->extra = 0;
 	http_resp_init(&x->resp, head);
+	if (get)
+		http_resp_sink(&x->resp, x->sink, x->sink_ctx);
 	x->events = POLLIN | POLLOUT;
 	http_xfer_enter(x, x->want);
 	http_xfer_pump(x, now);
@@ -2923,6 +2983,32 @@ http_xfer_broken(struct http_xfer *x, int64_t now, const char *what)
 	    http_xfer_url(x, url, sizeof(url)), what);
 }
 
+/* http_xfer_got - a whole answer to a GET: its body went to the sink */
+static void
+http_xfer_got(struct http_xfer *x, int64_t now, int keep)
+{
+	struct http_resp *r = &x->resp;
+	char url[HTTP_LINE_MAX + 300];
+
+	if (r->status == 200) {
+		http_why(x->why, sizeof(x->why), "fetched");
+		http_xfer_finish(x, HTTP_XFER_DONE, keep);
+		return;
+	}
+	http_xfer_url(x, url, sizeof(url));
+	if (r->status >= 500) {
+		if (keep) {
+			http_pool_put(x->st, x->c);
+			x->c = 0;
+		}
+		http_xfer_retry(x, now, "GET %s: %d %s: %s", url, r->status,
+		    r->reason, r->errbody);
+		return;
+	}
+	http_xfer_fail(x, "GET %s: %d %s: %s", url, r->status, r->reason,
+	    r->errbody);
+}
+
 /* http_xfer_reply - a whole response arrived: act on its status */
 static void
 http_xfer_reply(struct http_xfer *x, int64_t now)
@@ -2943,6 +3029,10 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 		br_ssl_engine_get_session_parameters(&x->c->tls->sc.eng,
 		    &x->st->session);
 		x->st->has_session = 1;
+	}
+	if (x->want == HTTP_WAIT_GET) {
+		http_xfer_got(x, now, keep);
+		return;
 	}
 	if (x->want == HTTP_WAIT_HEAD) {
 		/* RFC 9110 9.3.2: HEAD's Content-Length is the GET's */
@@ -3266,6 +3356,34 @@ http_xfer_pump(struct http_xfer *x, int64_t now)
 }
 
 /*
+ * http_xfer_path - the request target of a key: the store's path and
+ * the key; S3 signs the path as sent, so it goes in its canonical form
+ */
+static int
+http_xfer_path(struct http_xfer *x, const char *key)
+{
+	char raw[HTTP_LINE_MAX];
+	struct http_out o;
+	int n;
+
+	n = snprintf(raw, sizeof(raw), "%s%s", x->st->base, key);
+	if (n < 0 || (size_t)n >= sizeof(raw)) {
+		http_xfer_fail(x, "object key too long");
+		return (-1);
+	}
+	http_out_init(&o, x->path, sizeof(x->path));
+	if (x->st->kind == HTTP_KIND_S3)
+		s3_canon_path(&o, raw, strlen(raw), 0);
+	else
+		http_adds(&o, raw);
+	if (o.over) {
+		http_xfer_fail(x, "object key too long");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * http_xfer_new - start uploading one object
  *
  * The object's strings are copied; its spool descriptor must stay open
@@ -3276,8 +3394,6 @@ http_xfer_new(struct http_store *st, const struct http_object *obj,
     int64_t now)
 {
 	struct http_xfer *x;
-	char raw[HTTP_LINE_MAX];
-	struct http_out o;
 	int n;
 
 	if ((x = calloc(1, sizeof(*x))) == 0)
@@ -3301,23 +3417,46 @@ http_xfer_new(struct http_store *st, const struct http_object *obj,
 	x->want = st->renew && st->kind == HTTP_KIND_HTTP ? HTTP_WAIT_PUT :
 	    HTTP_WAIT_HEAD;
 	x->outcome = HTTP_XFER_RUNNING;
-	/* S3 signs the path as sent: send it in its canonical form */
-	n = snprintf(raw, sizeof(raw), "%s%s", st->base, obj->key);
-	if (n < 0 || (size_t)n >= sizeof(raw)) {
-		http_xfer_fail(x, "object key too long");
+	if (http_xfer_path(x, obj->key) < 0)
 		return (x);
-	}
-	http_out_init(&o, x->path, sizeof(x->path));
-	if (st->kind == HTTP_KIND_S3)
-		s3_canon_path(&o, raw, strlen(raw), 0);
-	else
-		http_adds(&o, raw);
-	if (o.over) {
-		http_xfer_fail(x, "object key too long");
-		return (x);
-	}
 	http_xfer_connect(x, now);
 	return (x);
+}
+
+/*
+ * http_get_new - start downloading the object at key
+ *
+ * The body goes to sink as it arrives (see HTTP_BODY_FN). Returns 0
+ * only when out of memory.
+ */
+struct http_xfer *
+http_get_new(struct http_store *st, const char *key, HTTP_BODY_FN sink,
+    void *ctx, int64_t now)
+{
+	struct http_xfer *x;
+
+	if ((x = calloc(1, sizeof(*x))) == 0)
+		return (0);
+	http_resp_init(&x->resp, 0);
+	x->st = st;
+	x->spool = -1;
+	x->sink = sink;
+	x->sink_ctx = ctx;
+	x->start = now;
+	x->end = now + st->timeout_ms;
+	x->want = HTTP_WAIT_GET;
+	x->outcome = HTTP_XFER_RUNNING;
+	if (http_xfer_path(x, key) < 0)
+		return (x);
+	http_xfer_connect(x, now);
+	return (x);
+}
+
+/* http_xfer_status - the status of the last response, or 0: none */
+int
+http_xfer_status(const struct http_xfer *x)
+{
+	return (x->resp.status);
 }
 
 /* http_xfer_poll - the descriptor and deadline the loop waits on */
@@ -3389,6 +3528,7 @@ http_xfer_event(struct http_xfer *x, const struct pollfd *pfd, int n,
 	case HTTP_WAIT_HEAD:
 	case HTTP_WAIT_PUT:
 	case HTTP_WAIT_COPY:
+	case HTTP_WAIT_GET:
 		http_xfer_pump(x, now);
 		break;
 	case HTTP_WAIT_NOTHING:
@@ -3456,6 +3596,45 @@ http_upload_wait(struct http_store *st, const struct http_object *obj,
 		http_xfer_event(x, pfd, n, http_clock());
 	}
 	rc = x->outcome == HTTP_XFER_DONE ? 0 : -1;
+	http_why(why, whylen, "%s", x->why);
+	http_xfer_free(x);
+	return (rc);
+}
+
+/*
+ * http_get_wait - pipe mode: one download in a private poll() loop
+ *
+ * Returns 0 when the whole body went to sink, else -1 with why and the
+ * last status seen (0: no answer at all).
+ */
+int
+http_get_wait(struct http_store *st, const char *key, HTTP_BODY_FN sink,
+    void *ctx, int *status, char *why, size_t whylen)
+{
+	struct http_xfer *x;
+	struct pollfd pfd[4];
+	int64_t dl, now;
+	int n, rc;
+
+	*status = 0;
+	if ((x = http_get_new(st, key, sink, ctx, http_clock())) == 0) {
+		http_why(why, whylen, "out of memory");
+		return (-1);
+	}
+	while (x->outcome == HTTP_XFER_RUNNING) {
+		dl = INT64_MAX;
+		n = http_xfer_poll(x, pfd, 4, &dl);
+		now = http_clock();
+		dl = dl > now ? dl - now : 0;
+		if (poll(pfd, (nfds_t)n, dl > 60000 ? 60000 : (int)dl) < 0
+		    && errno != EINTR) {
+			http_xfer_fail(x, "poll: %s", strerror(errno));
+			break;
+		}
+		http_xfer_event(x, pfd, n, http_clock());
+	}
+	rc = x->outcome == HTTP_XFER_DONE ? 0 : -1;
+	*status = http_xfer_status(x);
 	http_why(why, whylen, "%s", x->why);
 	http_xfer_free(x);
 	return (rc);

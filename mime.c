@@ -8,6 +8,7 @@
  *	void	mime_init(m, begin, data, end, ctx)
  *	int	mime_feed(m, buf, len)
  *	int	mime_finish(m)
+ *	void	mime_links(m, link)
  *	const char *mime_strerror(flags)
  *	size_t	mime_link_part(buf, size, part, link, linklen, sha_hex, crlf,
  *		    notice)
@@ -30,6 +31,14 @@
  *	quoted-printable, or 7bit/8bit/binary as is) goes to data(), and
  *	end() tells the part's byte range and whether it decoded cleanly
  *	and was closed by a delimiter. The caller replaces that range.
+ *
+ *	After mime_links(), the scanner also reports link parts: leaves
+ *	with an X-Detach-URL field, in a multipart, not inside signed or
+ *	encrypted ones. Their X-Detach-* fields (and the size= of their
+ *	Content-Type) are read into the caller's struct mime_link, and
+ *	begin() and end() see them with part->link set, so the way back
+ *	from a link to an attachment knows the range to replace. Values
+ *	are unfolded, as mime_link_part() writes them.
  *
  *	The line break before a delimiter belongs to the delimiter (RFC
  *	2046 5.1.1), so it is outside the part's range and not decoded.
@@ -163,6 +172,7 @@ struct mime_state {
 	size_t	dlen;			/* decoded bytes waiting in dbuf */
 	int	hnew;			/* this header line starts a field */
 	char	pbuf[MIME_HEADER_MAX];	/* parameter value scratch */
+	struct mime_link *link;		/* link parts' fields, or 0 */
 };
 
 static void mime_enter(struct mime_state *, enum mime_wait);
@@ -1029,6 +1039,137 @@ mime_sanitize(char *name)
 	name[n - i] = 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Link parts' fields                                                  */
+/* ------------------------------------------------------------------ */
+
+/* mime_link_seen - note a field; a second one of a kind is unusable */
+
+static int
+mime_link_seen(struct mime_link *l, int f)
+{
+	if (l->fields & f) {
+		if (l->bad == 0)
+			l->bad = "an X-Detach field given twice";
+		return (0);
+	}
+	l->fields |= f;
+	return (1);
+}
+
+/* mime_link_number - a decimal of at most 19 digits (below 2^63) */
+
+static void
+mime_link_number(struct mime_link *l, int f, const char *v, size_t n,
+    uint64_t *out)
+{
+	uint64_t val = 0;
+	size_t	i;
+
+	if (!mime_link_seen(l, f))
+		return;
+	for (i = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+		val = val * 10 + (v[i] - '0');
+	if (n == 0 || i < n || n > 19) {
+		if (l->bad == 0)
+			l->bad = f == MIME_LINK_F_CTSIZE ?
+			    "bad size= parameter" : "bad X-Detach-Size";
+		return;
+	}
+	*out = val;
+}
+
+/*
+ * mime_link_field - one X-Detach-* field (name without the prefix) of a
+ * would-be link part. The value runs from v to e, line breaks as "\n".
+ */
+static void
+mime_link_field(struct mime_state *m, const char *name, size_t nlen,
+    const char *v, const char *e)
+{
+	struct mime_link *l = m->link;
+	char	*out;
+	size_t	n, size, i;
+	int	f;
+
+	if (nlen == 3 && strncasecmp(name, "url", 3) == 0)
+		f = MIME_LINK_F_URL;
+	else if (nlen == 6 && strncasecmp(name, "sha256", 6) == 0)
+		f = MIME_LINK_F_SHA256;
+	else if (nlen == 4 && strncasecmp(name, "size", 4) == 0)
+		f = MIME_LINK_F_SIZE;
+	else if (nlen == 12 && strncasecmp(name, "content-type", 12) == 0)
+		f = MIME_LINK_F_TYPE;
+	else if (nlen == 19
+	    && strncasecmp(name, "content-disposition", 19) == 0)
+		f = MIME_LINK_F_DISP;
+	else
+		return;			/* X-Detach-Expires and others */
+	if (m->hover) {
+		if (l->bad == 0)
+			l->bad = "an X-Detach field too long";
+		l->fields |= f;
+		return;
+	}
+	while (v < e && (*v == ' ' || *v == '\t' || *v == '\n'))
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+		e--;
+	if (f == MIME_LINK_F_SIZE) {
+		mime_link_number(l, f, v, e - v, &l->size);
+		return;
+	}
+	if (!mime_link_seen(l, f))
+		return;
+	switch (f) {
+	case MIME_LINK_F_URL:
+		out = l->url;
+		size = sizeof(l->url);
+		break;
+	case MIME_LINK_F_SHA256:
+		out = l->sha256;
+		size = sizeof(l->sha256);
+		break;
+	case MIME_LINK_F_TYPE:
+		out = l->type;
+		size = sizeof(l->type);
+		break;
+	default:
+		out = l->disposition;
+		size = sizeof(l->disposition);
+		break;
+	}
+	/* RFC 5322 2.2.3: unfolding takes out the line breaks only */
+	for (n = 0; v < e; v++) {
+		if (*v == '\n')
+			continue;
+		if (*v == '\r' || *v == 0 || n + 1 >= size) {
+			if (l->bad == 0 && n + 1 >= size)
+				l->bad = "an X-Detach field too long";
+			else if (l->bad == 0)
+				l->bad = "control characters in an X-Detach "
+				    "field";
+			out[0] = 0;
+			return;
+		}
+		out[n++] = *v;
+	}
+	out[n] = 0;
+	if (f == MIME_LINK_F_SHA256) {
+		for (i = 0; i < n; i++) {
+			out[i] = mime_lower(out[i]);
+			if (!((out[i] >= '0' && out[i] <= '9')
+			    || (out[i] >= 'a' && out[i] <= 'f')))
+				break;
+		}
+		if (n != 64 || i < n) {
+			if (l->bad == 0)
+				l->bad = "bad X-Detach-SHA256";
+			out[0] = 0;
+		}
+	}
+}
+
 /*
  * mime_field_first - may a Content-* field of this kind be read? Not a
  * second one: readers take the first or the last, so the entity is
@@ -1116,6 +1257,11 @@ mime_field(struct mime_state *m)
 		e->tname[0] = 0;
 		while (mime_param_next(&c, name, sizeof(name), m->pbuf,
 		    sizeof(m->pbuf), &vlen)) {
+			if (m->link && strcmp(name, "size") == 0) {
+				mime_link_number(m->link, MIME_LINK_F_CTSIZE,
+				    m->pbuf, vlen, &m->link->ctsize);
+				continue;
+			}
 			if (strcmp(name, "boundary") != 0)
 				continue;
 			if (vlen == 0 || vlen > MIME_BOUNDARY_MAX) {
@@ -1158,6 +1304,9 @@ mime_field(struct mime_state *m)
 			e->encoding = MIME_ENC_7BIT;
 		else
 			e->encoding = MIME_ENC_OTHER;
+	} else if (m->link && nlen > 9
+	    && strncasecmp(m->hdr, "x-detach-", 9) == 0) {
+		mime_link_field(m, m->hdr + 9, nlen - 9, colon + 1, c.e);
 	}
 }
 
@@ -1205,6 +1354,14 @@ mime_entity_begin(struct mime_state *m, uint64_t start, int in_multipart)
 	memset(&m->ent, 0, sizeof(m->ent));
 	m->ent.start = start;
 	m->ent.in_multipart = in_multipart;
+	if (m->link) {
+		/* the values are only read when their flag is set */
+		m->link->fields = 0;
+		m->link->bad = 0;
+		m->link->url[0] = m->link->sha256[0] = 0;
+		m->link->type[0] = m->link->disposition[0] = 0;
+		m->link->size = m->link->ctsize = 0;
+	}
 	mime_enter(m, MIME_WAIT_HEADER);
 }
 
@@ -1245,6 +1402,19 @@ mime_candidate(const struct mime_state *m, const struct mime_entity *e)
 	return (1);
 }
 
+/* mime_linkable - is this leaf a link part to report? */
+
+static int
+mime_linkable(const struct mime_state *m, const struct mime_entity *e)
+{
+	if (m->link == 0 || !(m->link->fields & MIME_LINK_F_URL))
+		return (0);
+	if (!e->in_multipart || e->bad || (m->errors & MIME_ERR_AMBIGUOUS))
+		return (0);
+	/* A signature covers the link part as it is. */
+	return (!(mime_frame_flags(m) & MIME_F_NODETACH));
+}
+
 /*
  * mime_boundary_clash - can one line delimit both boundaries?
  *
@@ -1279,7 +1449,7 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 {
 	struct mime_entity *e = &m->ent;
 	struct mime_frame *f;
-	int	flags = mime_frame_flags(m), k;
+	int	flags = mime_frame_flags(m), k, link;
 
 	/* RFC 2046 5.1.5: a digest's parts default to message/rfc822. */
 	if (e->type[0] == 0)
@@ -1324,9 +1494,11 @@ mime_headers_done(struct mime_state *m, uint64_t body)
 		mime_entity_begin(m, body, 0);
 		return;
 	}
-	if (!mime_candidate(m, e))
+	link = mime_linkable(m, e);
+	if (!link && !mime_candidate(m, e))
 		return;
 	memset(&m->part, 0, sizeof(m->part));
+	m->part.link = link ? m->link : 0;
 	m->part.start = e->start;
 	m->part.body = body;
 	memcpy(m->part.type, e->type, sizeof(m->part.type));
@@ -1700,6 +1872,17 @@ mime_finish(struct mime_state *m)
 	if (m->depth > 0)
 		m->errors |= MIME_ERR_TRUNCATED;
 	return (m->errors);
+}
+
+/*
+ * mime_links - report link parts too, their fields read into l (owned
+ * by the caller, kept until the scan ends); call after mime_init()
+ */
+void
+mime_links(struct mime_state *m, struct mime_link *l)
+{
+	memset(l, 0, sizeof(*l));
+	m->link = l;
 }
 
 /* mime_init - start a scan; the callbacks live as long as the scan */

@@ -15,6 +15,10 @@
  *	ssize_t	msg_read(m, buf, len)
  *	void	msg_free(m)
  *	const struct store_stats *store_stats(void)
+ *
+ *	int	store_get(key, sink, ctx, why, len)
+ *	int	store_key_name(key, name, size)
+ *	int	store_spool_open(dir)
  * DESCRIPTION
  *	A message job carries one message from its first byte to its
  *	rewritten form. msg_feed() appends the raw bytes to an unlinked
@@ -46,6 +50,13 @@
  *	msg_passthru(), before the first byte, makes a job that policy
  *	leaves alone: the raw spool only, no scanner, nothing decoded or
  *	stored.
+ *
+ *	store_get() is the way back: it hands the object stored under a key
+ *	to a sink as it is read, from the dir store's file (found by the
+ *	same path a put uses) or by a GET of the same URL (http_get_wait).
+ *	A key is taken only in the form store_key() makes: 32 lowercase hex
+ *	digits, "/", and a name percent-encoded as mime_url_encode() does
+ *	it, so a key from a message can never name another path.
  * LIMITS
  *	DETACH_OBJECTS_MAX attachments per message; SPOOL_IO_MAX bytes per
  *	copy. Memory does not grow with message or attachment size.
@@ -55,6 +66,10 @@
  *	MSG_TEMPFAIL. So does a failure to spool an attachment. A failure
  *	to spool the message itself ends the job in MSG_TEMPFAIL whatever
  *	the policy, since the message may be incomplete.
+ *	store_get() logs nothing: it returns STORE_GET_MISSING for an
+ *	object that is not there (no file, 404, 410), STORE_GET_BADKEY for
+ *	a key not of our making, STORE_GET_FAIL for anything else, with
+ *	the cause in why.
  * BUGS
  *	The dir store and the spool should share a file system for speed;
  *	they need not.
@@ -442,7 +457,7 @@ store_shutdown(void)
 
 /* store_spool_open - an unlinked file under the spool directory */
 
-static int
+int
 store_spool_open(const char *dir)
 {
 	char	path[CFG_LINE_MAX + 32];
@@ -590,6 +605,20 @@ store_link_spool(int fd, const char *tmp)
 	return (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW));
 }
 
+/*
+ * store_dir_paths - where the dir store keeps a key's object:
+ * <dir>/<hex32> and <dir>/<hex32>/<name>; -1 if too long
+ */
+static int
+store_dir_paths(const char *dir, const char *key, const char *name,
+    char *sub, size_t subsize, char *path, size_t pathsize)
+{
+	if (snprintf(sub, subsize, "%s/%.32s", dir, key) >= (int)subsize
+	    || snprintf(path, pathsize, "%s/%s", sub, name) >= (int)pathsize)
+		return (-1);
+	return (0);
+}
+
 /* store_dir_mkdir - the key directory, readable by the web server */
 
 static int
@@ -637,10 +666,8 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 	struct stat st;
 	int	fd, tries;
 
-	if (snprintf(sub, sizeof(sub), "%s/%.32s", dir, o->key)
-	    >= (int)sizeof(sub)
-	    || snprintf(path, sizeof(path), "%s/%s", sub, o->part.name)
-	    >= (int)sizeof(path)
+	if (store_dir_paths(dir, o->key, o->part.name, sub, sizeof(sub),
+	    path, sizeof(path)) < 0
 	    || snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu", dir,
 	    (long)getpid(), ++seq) >= (int)sizeof(tmp)) {
 		snprintf(why, len, "store path too long");
@@ -1228,4 +1255,156 @@ msg_free(struct msg *m)
 	store_unref(m->st);
 	free(m->mime);
 	free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* The way back: objects by key                                        */
+/* ------------------------------------------------------------------ */
+
+/* store_hexval - a hex digit's value, or -1 */
+
+static int
+store_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * store_key_name - the file name of a key of our making, decoded
+ *
+ * The key must be 32 lowercase hex digits, "/", then a name that
+ * mime_url_encode() gives back unchanged from its decoding; the name
+ * holds no '/', NUL or control character and is not "." or "..", as
+ * the names mime.c sanitizes. Returns 0, or -1: not our key.
+ */
+int
+store_key_name(const char *key, char *name, size_t size)
+{
+	char	again[STORE_KEY_MAX + 1];
+	const char *e = key + strlen(key), *p;
+	size_t	n = 0;
+	int	i, hi, lo;
+
+	for (i = 0; i < 32; i++)
+		if (!((key[i] >= '0' && key[i] <= '9')
+		    || (key[i] >= 'a' && key[i] <= 'f')))
+			return (-1);
+	if (key[32] != '/' || key[33] == 0 || (size_t)(e - key) > STORE_KEY_MAX)
+		return (-1);
+	for (p = key + 33; p < e; p++) {
+		if (n + 1 >= size)
+			return (-1);
+		if (*p != '%') {
+			name[n++] = *p;
+			continue;
+		}
+		if (e - p < 3 || (hi = store_hexval(p[1])) < 0
+		    || (lo = store_hexval(p[2])) < 0)
+			return (-1);
+		name[n++] = (char)(hi << 4 | lo);
+		p += 2;
+	}
+	name[n] = 0;
+	if (strlen(name) != n || strcmp(name, ".") == 0
+	    || strcmp(name, "..") == 0 || n > MIME_NAME_MAX)
+		return (-1);
+	for (i = 0; (size_t)i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f
+		    || name[i] == '/')
+			return (-1);
+	/* one spelling only: what store_key() would have made */
+	mime_url_encode(again, sizeof(again), name, n);
+	return (strcmp(again, key + 33) == 0 ? 0 : -1);
+}
+
+/* store_dir_get - read a dir store's object into sink */
+
+static int
+store_dir_get(const char *dir, const char *key, const char *name,
+    HTTP_BODY_FN sink, void *ctx, char *why, size_t len)
+{
+	char	sub[CFG_LINE_MAX + 40], path[CFG_LINE_MAX + 40 + MIME_NAME_MAX],
+		buf[SPOOL_IO_MAX];
+	struct stat st;
+	ssize_t	n;
+	int	fd;
+
+	if (store_dir_paths(dir, key, name, sub, sizeof(sub), path,
+	    sizeof(path)) < 0) {
+		snprintf(why, len, "store path too long");
+		return (STORE_GET_FAIL);
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		snprintf(why, len, "open %.200s: %s", path, strerror(errno));
+		return (errno == ENOENT || errno == ENOTDIR ?
+		    STORE_GET_MISSING : STORE_GET_FAIL);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%.200s: not a file", path);
+		(void)close(fd);
+		return (STORE_GET_MISSING);
+	}
+	if (sink(ctx, 0, 0) < 0) {
+		(void)close(fd);
+		snprintf(why, len, "refused");
+		return (STORE_GET_FAIL);
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, len, "read %.200s: %s", path,
+			    strerror(errno));
+			(void)close(fd);
+			return (STORE_GET_FAIL);
+		}
+		if (sink(ctx, (unsigned char *)buf, (size_t)n) < 0) {
+			snprintf(why, len, "refused");
+			(void)close(fd);
+			return (STORE_GET_FAIL);
+		}
+	}
+	(void)close(fd);
+	snprintf(why, len, "read");
+	return (STORE_GET_OK);
+}
+
+/*
+ * store_get - hand the object stored under key to sink, as it is read
+ *
+ * sink hears a zero-length call when the object's bytes begin (again,
+ * if a download is tried again), then the bytes. Returns STORE_GET_OK,
+ * or STORE_GET_MISSING, STORE_GET_BADKEY or STORE_GET_FAIL with why.
+ * A sink that refuses makes it STORE_GET_FAIL; the sink knows why.
+ */
+int
+store_get(const char *key, HTTP_BODY_FN sink, void *ctx, char *why,
+    size_t len)
+{
+	char	name[MIME_NAME_MAX + 1];
+	int	status;
+
+	if (store_cur == 0) {
+		snprintf(why, len, "no store configured");
+		return (STORE_GET_FAIL);
+	}
+	if (store_key_name(key, name, sizeof(name)) < 0) {
+		snprintf(why, len, "not an object key of detach");
+		return (STORE_GET_BADKEY);
+	}
+	if (store_cur->cfg.store_kind == CFG_STORE_DIR)
+		return (store_dir_get(store_cur->cfg.store + 4, key, name, sink,
+		    ctx, why, len));
+	if (http_get_wait(store_cur->http, key, sink, ctx, &status, why,
+	    len) == 0)
+		return (STORE_GET_OK);
+	/* RFC 9110 15.5.5, 15.5.11: not there, or gone for good */
+	return (status == 404 || status == 410 ? STORE_GET_MISSING :
+	    STORE_GET_FAIL);
 }

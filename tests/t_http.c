@@ -720,6 +720,156 @@ test_parser(void)
 	free(x);
 }
 
+/* ---- a GET's body handed to a sink (RFC 9112 6, 7.1) ---- */
+
+struct scase {
+	const char *name;
+	const char *in;
+	int	eof;			/* the connection closes after in */
+	int	refuse;			/* the sink says stop after this many
+					 * bytes (0: never) */
+	int	state;
+	int	err;
+	int	status;
+	const char *body;		/* what the sink must end with */
+	int	begins;			/* zero-length calls */
+};
+
+static const struct scase scases[] = {
+	{"GET 200 with Content-Length: the body, once",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+	    0, 0, DONE, 0, 200, "hello world", 1},
+	{"GET 200 chunked: the chunk data only, no sizes or trailers",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5;x=y\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nT: 1\r\n\r\n",
+	    0, 0, DONE, 0, 200, "hello world", 1},
+	{"GET 100 Continue, then 200: one body",
+	    "HTTP/1.1 100 Continue\r\n\r\n"
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	    0, 0, DONE, 0, 200, "ok", 1},
+	{"GET 200 until close",
+	    "HTTP/1.1 200 OK\r\n\r\nto the end",
+	    1, 0, DONE, 0, 200, "to the end", 1},
+	{"GET 200 empty body: the sink hears the start",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+	    0, 0, DONE, 0, 200, "", 1},
+	{"GET 404: the error body is not the object's",
+	    "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found",
+	    0, 0, DONE, 0, 404, "", 0},
+	{"GET 503 chunked: not the object's either",
+	    "HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "4\r\nbusy\r\n0\r\n\r\n",
+	    0, 0, DONE, 0, 503, "", 0},
+	{"GET 200, the sink stops after 3 bytes",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+	    0, 3, ERROR, HTTP_ERR_SINK, 200, 0, 1},
+	{"GET 200 until close, the sink stops",
+	    "HTTP/1.1 200 OK\r\n\r\nto the end",
+	    1, 1, ERROR, HTTP_ERR_SINK, 200, 0, 1},
+	{"GET 200 chunked, the sink refuses the start",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\n",
+	    0, -1, ERROR, HTTP_ERR_SINK, 200, 0, 1},
+};
+
+struct sctx {
+	const struct scase *c;
+	struct http_resp r;
+	char	got[64];
+	size_t	glen;
+	int	begins;
+	int	over;
+};
+
+/* s_sink - what a GET's taker sees; refuses where the case says */
+static int
+s_sink(void *v, const unsigned char *p, size_t n)
+{
+	struct sctx *x = v;
+
+	if (n == 0) {
+		x->begins++;
+		x->glen = 0;
+		return (x->c->refuse < 0 ? -1 : 0);
+	}
+	if (x->glen + n > sizeof(x->got)) {
+		x->over = 1;
+		return (-1);
+	}
+	memcpy(x->got + x->glen, p, n);
+	x->glen += n;
+	return (x->c->refuse > 0 && x->glen >= (size_t)x->c->refuse ? -1 : 0);
+}
+
+static void
+s_reset(void *v)
+{
+	struct sctx *x = v;
+
+	http_resp_init(&x->r, 0);
+	http_resp_sink(&x->r, s_sink, x);
+	x->glen = 0;
+	x->begins = 0;
+	x->over = 0;
+}
+
+static void
+s_chunk(void *v, const unsigned char *p, size_t n)
+{
+	struct sctx *x = v;
+
+	(void)http_resp_feed(&x->r, p, n);
+}
+
+static void
+s_done(void *v)
+{
+	struct sctx *x = v;
+
+	if (x->c->eof)
+		http_resp_eof(&x->r);
+}
+
+/* s_same - the sink saw the body the RFCs say, and only that */
+static int
+s_same(void *v)
+{
+	struct sctx *x = v;
+	const struct scase *c = x->c;
+
+	if (x->r.state != c->state || (c->err && !(x->r.err & c->err))
+	    || x->r.status != c->status || x->begins != c->begins || x->over)
+		return (0);
+	if (c->body == 0)
+		return (1);
+	return (x->glen == strlen(c->body)
+	    && memcmp(x->got, c->body, x->glen) == 0);
+}
+
+static void
+test_parser_sink(void)
+{
+	struct sctx *x = malloc(sizeof(*x));
+	size_t i, len;
+	int bad;
+
+	for (i = 0; i < sizeof(scases) / sizeof(scases[0]); i++) {
+		x->c = &scases[i];
+		len = strlen(scases[i].in);
+		s_reset(x);
+		s_chunk(x, (const unsigned char *)scases[i].in, len);
+		s_done(x);
+		t_ok(s_same(x), "resp %s: whole (state %d err %#x, %zu bytes, "
+		    "%d starts)", scases[i].name, x->r.state, x->r.err,
+		    x->glen, x->begins);
+		bad = t_split_run((const unsigned char *)scases[i].in, len, x,
+		    s_reset, s_chunk, s_done, s_same, 0);
+		t_ok(bad == 0, "resp %s: every split (%d)", scases[i].name,
+		    bad);
+	}
+	free(x);
+}
+
 /* limits at N-1, N, N+1 */
 static void
 test_parser_limits(void)
@@ -1157,6 +1307,145 @@ test_transfers(void)
 	free(f);
 }
 
+/* A download's taker: a running XOR by position, as the fake sums. */
+struct gsink {
+	uint64_t got;
+	unsigned char sum[8];
+	int	begins;
+};
+
+static int
+g_sink(void *v, const unsigned char *p, size_t n)
+{
+	struct gsink *g = v;
+	size_t i;
+
+	if (n == 0) {
+		g->begins++;
+		g->got = 0;
+		memset(g->sum, 0, sizeof(g->sum));
+		return (0);
+	}
+	for (i = 0; i < n; i++)
+		g->sum[(g->got + i) % 8] ^= p[i];
+	g->got += n;
+	return (0);
+}
+
+/* get_run - one download and the fake server in one poll loop */
+static int
+get_run(struct http_store *st, struct fake *f, struct gsink *g, int *status,
+    char *why, size_t whylen)
+{
+	struct http_xfer *x;
+	struct pollfd p[16];
+	int64_t dl, now;
+	int n, m, i, rounds = 0, rc;
+
+	memset(g, 0, sizeof(*g));
+	x = http_get_new(st, "0123456789abcdef0123456789abcdef/a%20b.bin",
+	    g_sink, g, clock_ms());
+	while (x && http_xfer_state(x) == HTTP_XFER_RUNNING && rounds++ < 100000) {
+		dl = INT64_MAX;
+		n = http_xfer_poll(x, p, 4, &dl);
+		m = n;
+		p[m].fd = f->lfd;
+		p[m++].events = POLLIN;
+		for (i = 0; i < FAKE_CONNS; i++)
+			if (f->fd[i] >= 0) {
+				p[m].fd = f->fd[i];
+				p[m++].events = POLLIN;
+			}
+		now = clock_ms();
+		dl = dl > now ? dl - now : 0;
+		if (poll(p, (nfds_t)m, dl > 1000 ? 1000 : (int)dl) < 0)
+			break;
+		fake_io(f, p + n, m - n);
+		http_xfer_event(x, p, n, clock_ms());
+	}
+	rc = x ? http_xfer_state(x) : -1;
+	*status = x ? http_xfer_status(x) : -1;
+	snprintf(why, whylen, "%s", x ? http_xfer_why(x) : "no transfer");
+	http_xfer_free(x);
+	return (rc);
+}
+
+static void
+test_downloads(void)
+{
+	static char r200[300000 + 100];
+	static const char r404[] =
+	    "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
+	static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Length: 7\r\n\r\nbusy!!!";
+	/* half a body, then the server closes: a broken download */
+	static const char rcut[] = "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: 10\r\n\r\nhalf!";
+	static const char getline[] = "GET /dl/"
+	    "0123456789abcdef0123456789abcdef/a%20b.bin HTTP/1.1\r\n";
+	char why[HTTP_ERRBODY_MAX + 600], url[64];
+	unsigned char want[8] = {0};
+	struct http_conf c;
+	struct http_store *st;
+	struct fake *f = malloc(sizeof(*f));
+	struct gsink g;
+	size_t i, hl, size = 300000;
+	int port, rc, status;
+
+	hl = (size_t)snprintf(r200, sizeof(r200), "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: %zu\r\n\r\n", size);
+	for (i = 0; i < size; i++) {
+		/* printable bytes: the fake answers with strlen() */
+		r200[hl + i] = (char)('!' + t_rand() % 90);
+		want[i % 8] ^= (unsigned char)r200[hl + i];
+	}
+	r200[hl + size] = 0;
+	port = fake_listen(f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/dl/", port);
+	memset(&c, 0, sizeof(c));
+	c.store = url;
+	c.upload_timeout_ms = 20000;
+	if ((st = http_store_new(&c, why, sizeof(why))) == 0) {
+		t_ok(0, "get: store for %s", url);
+		return;
+	}
+	f->answers[0] = r200;
+	rc = get_run(st, f, &g, &status, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && status == 200 && g.begins == 1
+	    && g.got == size && memcmp(g.sum, want, 8) == 0,
+	    "get: 200, every body byte to the sink (%s)", why);
+	t_ok(f->heads == 1 && f->puts == 0 && strncmp(f->in[0], getline,
+	    strlen(getline)) == 0, "get: GET of the store's path and the key");
+
+	/* 503, then a body cut short, then 200: the sink starts over */
+	f->answers[1] = r503;
+	f->answers[2] = rcut;
+	f->close_after[2] = 1;
+	f->answers[3] = r200;
+	rc = get_run(st, f, &g, &status, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && g.begins == 2 && g.got == size
+	    && memcmp(g.sum, want, 8) == 0 && f->nreq == 4,
+	    "get: 503 and a cut body tried again, the sink restarted (%d "
+	    "starts, %s)", g.begins, why);
+
+	/* 404: no retry, the status says so */
+	f->answers[4] = r404;
+	rc = get_run(st, f, &g, &status, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_FAILED && status == 404 && f->nreq == 5
+	    && g.begins == 0 && strstr(why, "GET http://127.0.0.1:")
+	    && strstr(why, "404 Not Found: not found"),
+	    "get: 404 fails at once with its status (%s)", why);
+
+	/* nobody listening: tries, then no status at all */
+	fake_close(f);
+	rc = get_run(st, f, &g, &status, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_FAILED && status == 0
+	    && strstr(why, "(5 tries)"), "get: refused connects, status 0 "
+	    "(%s)", why);
+	http_store_free(st);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -1165,8 +1454,10 @@ main(void)
 	test_s3_examples();
 	test_requests();
 	test_parser();
+	test_parser_sink();
 	test_parser_limits();
 	test_urls();
 	test_transfers();
+	test_downloads();
 	return (t_failed != 0);
 }

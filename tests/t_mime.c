@@ -1257,6 +1257,336 @@ t_link_budget(void)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* Link parts (mime_links): the X-Detach-* fields and the range        */
+/* ------------------------------------------------------------------ */
+
+/* What the scanner must read from a link part; 0 or "" where absent. */
+struct t_lcase {
+	const char *name;
+	const char *msg;
+	const char *range;	/* the link part's bytes, or 0: none reported */
+	const char *url;
+	const char *sha;
+	long long size;		/* -1: no X-Detach-Size */
+	long long ctsize;	/* -1: no size= */
+	const char *type;	/* unfolded */
+	const char *disp;
+	const char *bad;	/* start of the complaint, or 0 */
+	int	crlf;
+};
+
+#define SHA_A "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static const struct t_lcase lcases[] = {
+	{"link part with every field, CRLF",
+	    "Content-Type: multipart/mixed; boundary=b" CRLF CRLF
+	    "--b" CRLF "Content-Type: text/plain" CRLF CRLF "hi" CRLF
+	    "--b" CRLF "Content-Type: text/plain; charset=utf-8; size=300000"
+	    CRLF "Content-Disposition: inline" CRLF
+	    "X-Detach-URL: https://f.example/a/0123/x.pdf" CRLF
+	    "X-Detach-SHA256: " SHA_A CRLF "X-Detach-Size: 300000" CRLF
+	    "X-Detach-Content-Type: application/pdf; name=\"x.pdf\"" CRLF
+	    "X-Detach-Content-Disposition: attachment;" CRLF
+	    "\tfilename=\"x.pdf\"" CRLF "X-Detach-Expires: Tue, 1 Dec 2026"
+	    CRLF CRLF "Attachment: x.pdf" CRLF "--b--" CRLF,
+	    "Content-Type: text/plain; charset=utf-8; size=300000"
+	    CRLF "Content-Disposition: inline" CRLF
+	    "X-Detach-URL: https://f.example/a/0123/x.pdf" CRLF
+	    "X-Detach-SHA256: " SHA_A CRLF "X-Detach-Size: 300000" CRLF
+	    "X-Detach-Content-Type: application/pdf; name=\"x.pdf\"" CRLF
+	    "X-Detach-Content-Disposition: attachment;" CRLF
+	    "\tfilename=\"x.pdf\"" CRLF "X-Detach-Expires: Tue, 1 Dec 2026"
+	    CRLF CRLF "Attachment: x.pdf",
+	    "https://f.example/a/0123/x.pdf", SHA_A, 300000, 300000,
+	    "application/pdf; name=\"x.pdf\"",
+	    "attachment;\tfilename=\"x.pdf\"",
+	    0, 1},
+	{"older link part, LF, names in any case, folded URL, upper hex",
+	    "Content-Type: multipart/mixed; boundary=\"q\"\n\n--q\n"
+	    "content-type: text/plain; size=7\nx-detach-url:\n"
+	    "  https://f.example/a/k/y \nX-DETACH-SHA256:   "
+	    "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\n"
+	    "x-detach-size:7\n\nbody\n--q--\n",
+	    "content-type: text/plain; size=7\nx-detach-url:\n"
+	    "  https://f.example/a/k/y \nX-DETACH-SHA256:   "
+	    "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\n"
+	    "x-detach-size:7\n\nbody",
+	    "https://f.example/a/k/y", SHA_A, 7, 7, "", "", 0, 0},
+	{"URL only, inside message/rfc822",
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: message/rfc822\n\n"
+	    "Content-Type: multipart/mixed; boundary=i\n\n--i\n"
+	    "X-Detach-URL: https://f.example/a/z\n\n--i--\n--o--\n",
+	    "X-Detach-URL: https://f.example/a/z\n\n",
+	    "https://f.example/a/z", "", -1, -1, "", "", 0, 0},
+	{"URL folded in the middle keeps the white space (RFC 5322 2.2.3)",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-URL: https://f.example/a/\n k\n\nx\n--b--\n",
+	    "X-Detach-URL: https://f.example/a/\n k\n\nx",
+	    "https://f.example/a/ k", "", -1, -1, "", "", 0, 0},
+	{"two X-Detach-URL fields",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-URL: https://f.example/a/1\n"
+	    "X-Detach-URL: https://f.example/a/2\n\nx\n--b--\n",
+	    "X-Detach-URL: https://f.example/a/1\n"
+	    "X-Detach-URL: https://f.example/a/2\n\nx",
+	    "https://f.example/a/1", "", -1, -1, "", "", "an X-Detach field "
+	    "given twice", 0},
+	{"digest, empty body",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-URL: u\nX-Detach-SHA256: " SHA_A "\n\n--b--\n",
+	    "X-Detach-URL: u\nX-Detach-SHA256: " SHA_A "\n\n",
+	    "u", SHA_A, -1, -1, "", "", 0, 0},
+	{"size with a sign",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-URL: u\nX-Detach-Size: +5\n\nx\n--b--\n",
+	    "X-Detach-URL: u\nX-Detach-Size: +5\n\nx",
+	    "u", "", -1, -1, "", "", "bad X-Detach-Size", 0},
+	{"size of 20 digits",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-URL: u\nX-Detach-Size: 12345678901234567890\n\nx\n"
+	    "--b--\n",
+	    "X-Detach-URL: u\nX-Detach-Size: 12345678901234567890\n\nx",
+	    "u", "", -1, -1, "", "", "bad X-Detach-Size", 0},
+	{"size of 19 digits",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-URL: u\nX-Detach-Size: 1234567890123456789\n\nx\n"
+	    "--b--\n",
+	    "X-Detach-URL: u\nX-Detach-Size: 1234567890123456789\n\nx",
+	    "u", "", 1234567890123456789LL, -1, "", "", 0, 0},
+	{"not a link part inside multipart/signed",
+	    "Content-Type: multipart/signed; boundary=s\n\n--s\n"
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-URL: u\n\nx\n--b--\n\n--s\nsig\n--s--\n",
+	    0, 0, 0, 0, 0, 0, 0, 0, 0},
+	{"not a link part as the top entity",
+	    "X-Detach-URL: u\nSubject: x\n\nbody\n",
+	    0, 0, 0, 0, 0, 0, 0, 0, 0},
+	{"no X-Detach-URL: an X-Detach-SHA256 alone is no link part",
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "X-Detach-SHA256: " SHA_A "\n\nx\n--b--\n",
+	    0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+/* A digest of 63 hex digits. */
+static const char t_short_sha[] =
+    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+    "X-Detach-URL: u\nX-Detach-SHA256: "
+    "0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n\n"
+    "x\n--b--\n";
+
+struct t_lrun {
+	struct mime_state *m;
+	struct mime_link link;
+	int	on;			/* mime_links() called */
+	char	log[1 << 15];
+	size_t	len;
+	char	whole[1 << 15];
+	int	nlinks;
+	int	ncands;
+	struct mime_part part;		/* the last link part */
+	int	ok;
+	char	url[MIME_LINK_URL_MAX + 1], sha[65];
+	char	type[MIME_KEEP_FIELD_MAX + 1], disp[MIME_KEEP_FIELD_MAX + 1];
+	const char *bad;
+	long long size, ctsize;
+	int	fields;
+};
+
+static struct t_lrun *lrun;
+
+static int
+tl_begin(void *ctx, const struct mime_part *p)
+{
+	struct t_lrun *r = ctx;
+	const struct mime_link *l = p->link;
+	int	n;
+
+	if (l == 0) {
+		r->ncands++;
+		return (0);
+	}
+	n = snprintf(r->log + r->len, sizeof(r->log) - r->len,
+	    "link %llu %d [%s] [%s] %llu %llu [%s] [%s] [%s];",
+	    (unsigned long long)p->start, l->fields, l->url, l->sha256,
+	    (unsigned long long)l->size, (unsigned long long)l->ctsize,
+	    l->type, l->disposition, l->bad ? l->bad : "");
+	if (n > 0 && (size_t)n < sizeof(r->log) - r->len)
+		r->len += n;
+	snprintf(r->url, sizeof(r->url), "%s", l->url);
+	snprintf(r->sha, sizeof(r->sha), "%s", l->sha256);
+	snprintf(r->type, sizeof(r->type), "%s", l->type);
+	snprintf(r->disp, sizeof(r->disp), "%s", l->disposition);
+	r->bad = l->bad;
+	r->fields = l->fields;
+	r->size = (l->fields & MIME_LINK_F_SIZE) && !r->bad ?
+	    (long long)l->size : -1;
+	r->ctsize = (l->fields & MIME_LINK_F_CTSIZE) ? (long long)l->ctsize :
+	    -1;
+	return (1);
+}
+
+static int
+tl_data(void *ctx, const unsigned char *p, size_t n)
+{
+	(void)ctx;
+	(void)p;
+	(void)n;
+	return (0);
+}
+
+static void
+tl_end(void *ctx, const struct mime_part *p, int ok)
+{
+	struct t_lrun *r = ctx;
+	int	n;
+
+	n = snprintf(r->log + r->len, sizeof(r->log) - r->len,
+	    "end %llu %llu %d %d;", (unsigned long long)p->start,
+	    (unsigned long long)p->end, p->crlf, ok);
+	if (n > 0 && (size_t)n < sizeof(r->log) - r->len)
+		r->len += n;
+	r->nlinks++;
+	r->part = *p;
+	r->ok = ok;
+}
+
+static void
+tl_reset(void *ctx)
+{
+	struct t_lrun *r = ctx;
+
+	mime_init(r->m, tl_begin, tl_data, tl_end, r);
+	if (r->on)
+		mime_links(r->m, &r->link);
+	r->len = 0;
+	r->log[0] = 0;
+	r->nlinks = r->ncands = 0;
+}
+
+static void
+tl_chunk(void *ctx, const unsigned char *p, size_t n)
+{
+	struct t_lrun *r = ctx;
+
+	(void)mime_feed(r->m, p, n);
+}
+
+static void
+tl_done(void *ctx)
+{
+	struct t_lrun *r = ctx;
+
+	(void)mime_finish(r->m);
+}
+
+static int
+tl_same(void *ctx)
+{
+	struct t_lrun *r = ctx;
+
+	return (strcmp(r->log, r->whole) == 0);
+}
+
+/* tl_scan - whole input, then every split must log the same */
+
+static int
+tl_scan(const char *in, size_t len)
+{
+	tl_reset(lrun);
+	tl_chunk(lrun, (const unsigned char *)in, len);
+	tl_done(lrun);
+	memcpy(lrun->whole, lrun->log, lrun->len + 1);
+	return (t_split_run((const unsigned char *)in, len, lrun, tl_reset,
+	    tl_chunk, tl_done, tl_same, 600));
+}
+
+static void
+t_links(void)
+{
+	const struct t_lcase *c;
+	const char *at;
+	size_t	i, len, rlen;
+	int	bad;
+
+	lrun = calloc(1, sizeof(*lrun));
+	lrun->m = malloc(mime_state_size());
+	for (i = 0; i < sizeof(lcases) / sizeof(lcases[0]); i++) {
+		c = &lcases[i];
+		len = strlen(c->msg);
+		/* without mime_links() a link part is no candidate */
+		lrun->on = 0;
+		tl_scan(c->msg, len);
+		t_ok(lrun->nlinks == 0 && lrun->ncands == 0,
+		    "link %s: not reported without mime_links", c->name);
+		lrun->on = 1;
+		bad = tl_scan(c->msg, len);
+		t_ok(bad == 0, "link %s: same events in every split (%d)",
+		    c->name, bad);
+		tl_reset(lrun);
+		tl_chunk(lrun, (const unsigned char *)c->msg, len);
+		tl_done(lrun);
+		if (c->range == 0) {
+			t_ok(lrun->nlinks == 0, "link %s: none reported",
+			    c->name);
+			continue;
+		}
+		rlen = strlen(c->range);
+		at = memmem(c->msg, len, c->range, rlen);
+		t_ok(lrun->nlinks == 1 && at
+		    && lrun->part.start == (uint64_t)(at - c->msg)
+		    && lrun->part.end == (uint64_t)(at - c->msg) + rlen
+		    && lrun->part.crlf == c->crlf && lrun->ok,
+		    "link %s: one link part, its range", c->name);
+		t_ok(strcmp(lrun->url, c->url) == 0, "link %s: URL [%s]",
+		    c->name, lrun->url);
+		t_ok(strcmp(lrun->sha, c->sha) == 0, "link %s: digest [%s]",
+		    c->name, lrun->sha);
+		t_ok(lrun->size == c->size && lrun->ctsize == c->ctsize,
+		    "link %s: sizes %lld %lld", c->name, lrun->size,
+		    lrun->ctsize);
+		t_ok(strcmp(lrun->type, c->type) == 0
+		    && strcmp(lrun->disp, c->disp) == 0
+		    && (*c->type != 0) == !!(lrun->fields & MIME_LINK_F_TYPE)
+		    && (*c->disp != 0) == !!(lrun->fields & MIME_LINK_F_DISP),
+		    "link %s: kept type and disposition", c->name);
+		t_ok(c->bad ? lrun->bad && strcmp(lrun->bad, c->bad) == 0 :
+		    lrun->bad == 0, "link %s: complaint [%s]", c->name,
+		    lrun->bad ? lrun->bad : "");
+	}
+	/* a kept field of MIME_KEEP_FIELD_MAX - 1, MIME_KEEP_FIELD_MAX and
+	 * one more characters, as mime_link_part() bounds them */
+	{
+		static char msg[2 * MIME_KEEP_FIELD_MAX];
+		int	k, n;
+
+		for (k = -1; k <= 1; k++) {
+			n = snprintf(msg, sizeof(msg), "Content-Type: "
+			    "multipart/mixed; boundary=b\n\n--b\n"
+			    "X-Detach-URL: u\n"
+			    "X-Detach-Content-Type: application/x; a=\"%0*d\"\n"
+			    "\nx\n--b--\n", MIME_KEEP_FIELD_MAX + k - 19, 7);
+			tl_scan(msg, (size_t)n);
+			t_ok(lrun->nlinks == 1 && (k <= 0 ? lrun->bad == 0
+			    && strlen(lrun->type) ==
+			    (size_t)(MIME_KEEP_FIELD_MAX + k) :
+			    lrun->bad && lrun->type[0] == 0),
+			    "link: kept type of %d characters %s",
+			    MIME_KEEP_FIELD_MAX + k,
+			    k <= 0 ? "read" : "refused");
+		}
+	}
+	/* 63 hex digits */
+	lrun->on = 1;
+	tl_scan(t_short_sha, strlen(t_short_sha));
+	t_ok(lrun->nlinks == 1 && lrun->bad
+	    && strcmp(lrun->bad, "bad X-Detach-SHA256") == 0
+	    && lrun->sha[0] == 0, "link: a digest of 63 hex digits is bad");
+	free(lrun->m);
+	free(lrun);
+}
+
 int
 main(void)
 {
@@ -1277,6 +1607,7 @@ main(void)
 	t_link_template();
 	t_notice_check();
 	t_link_budget();
+	t_links();
 	free(run->m);
 	free(run);
 	return (t_failed != 0);

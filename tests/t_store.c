@@ -265,6 +265,64 @@ t_slots(void)
 	    DETACH_OBJECTS_MAX + 1);
 }
 
+/*
+ * t_key_name - only keys of the form store_key() makes are taken: 32
+ * lowercase hex digits, "/", the name as RFC 3986 percent-encodes all
+ * but unreserved bytes (what mime_url_encode does); anything else
+ * could name another file
+ */
+static void
+t_key_name(void)
+{
+	static const struct {
+		const char *key;
+		const char *name;	/* 0: refused */
+	} k[] = {
+		{"0123456789abcdef0123456789abcdef/a.pdf", "a.pdf"},
+		{"0123456789abcdef0123456789abcdef/rapport%20%C3%A9t%C3%A9.pdf",
+		    "rapport \xc3\xa9t\xc3\xa9.pdf"},
+		{"0123456789abcdef0123456789abcdef/a~b-c_d", "a~b-c_d"},
+		{"0123456789abcdef0123456789abcdef/..", 0},
+		{"0123456789abcdef0123456789abcdef/%2E%2E", 0},
+		{"0123456789abcdef0123456789abcdef/.", 0},
+		{"0123456789abcdef0123456789abcdef/a%2Fb", 0},
+		{"0123456789abcdef0123456789abcdef/a/b", 0},
+		{"0123456789abcdef0123456789abcdef/a%00b", 0},
+		{"0123456789abcdef0123456789abcdef/a%0Ab", 0},
+		{"0123456789abcdef0123456789abcdef/a%2", 0},
+		{"0123456789abcdef0123456789abcdef/a%zz", 0},
+		{"0123456789abcdef0123456789abcdef/a b", 0},
+		{"0123456789abcdef0123456789abcdef/a%2eb", 0},
+		{"0123456789abcdef0123456789abcdef/%61", 0},
+		{"0123456789abcdef0123456789abcdef/", 0},
+		{"0123456789ABCDEF0123456789abcdef/a", 0},
+		{"0123456789abcdef0123456789abcde/a", 0},
+		{"0123456789abcdef0123456789abcdefa/a", 0},
+		{"../../../../etc/passwd", 0},
+	};
+	char	name[MIME_NAME_MAX + 1], key[STORE_KEY_MAX + 2];
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		r = store_key_name(k[i].key, name, sizeof(name));
+		t_ok(k[i].name ? r == 0 && strcmp(name, k[i].name) == 0 : r < 0,
+		    "key name: %s %s", k[i].key, k[i].name ? "taken" :
+		    "refused");
+	}
+	/* the longest name, and one byte more */
+	memcpy(key, "0123456789abcdef0123456789abcdef/", 33);
+	memset(key + 33, 'n', MIME_NAME_MAX + 1);
+	key[33 + MIME_NAME_MAX] = 0;
+	t_ok(store_key_name(key, name, sizeof(name)) == 0
+	    && strlen(name) == MIME_NAME_MAX, "key name: %d bytes taken",
+	    MIME_NAME_MAX);
+	key[33 + MIME_NAME_MAX] = 'n';
+	key[34 + MIME_NAME_MAX] = 0;
+	t_ok(store_key_name(key, name, sizeof(name)) < 0,
+	    "key name: %d bytes refused", MIME_NAME_MAX + 1);
+}
+
 int
 main(void)
 {
@@ -290,6 +348,7 @@ main(void)
 	t_digest();
 	t_slots();
 	t_failure();
+	t_key_name();
 	store_shutdown();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

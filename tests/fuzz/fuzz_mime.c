@@ -7,7 +7,8 @@
  *	The input is a split plan and a message. Its first byte says how
  *	many plan bytes follow (low 3 bits) and how the callbacks answer
  *	(bit 3: begin() declines every other candidate; bit 4: data()
- *	refuses after 1000 bytes of a part); each plan byte is the length
+ *	refuses after 1000 bytes of a part; bit 5: link parts are reported
+ *	too, mime_links()); each plan byte is the length
  *	of one chunk, the plan repeating until the message is fed. A plan
  *	byte of 0 means one byte, 255 means the rest of the input.
  *
@@ -19,7 +20,9 @@
  *	scanner promises: begin() and end() alternate; offsets stay in
  *	order and inside the input; decoded counts match the bytes handed
  *	to data(); types are lowercase; names are sanitized (no '/', '\',
- *	control character or ".."); the link part fits its buffer.
+ *	control character or ".."); the link part fits its buffer; a link
+ *	part's fields are terminated, its digest 64 lowercase hex digits or
+ *	empty, its kept fields free of CR and NUL.
  *	A broken promise aborts, which libFuzzer reports as a crash.
  * LIMITS
  *	Plans of up to 7 chunk lengths, repeated.
@@ -49,6 +52,7 @@ struct fuzz_run {
 	uint64_t seen;			/* data bytes of the open part */
 	uint64_t start;			/* of the open part */
 	uint64_t body;
+	struct mime_link link;		/* flag bit 5 */
 };
 
 /* fuzz_fail - a promise broken: say which, then crash for libFuzzer */
@@ -115,6 +119,42 @@ fuzz_check_part(struct fuzz_run *r, const struct mime_part *p)
 		fuzz_fail("\"..\" in the name");
 }
 
+/* fuzz_check_link - what a link part's fields must satisfy */
+
+static void
+fuzz_check_link(struct fuzz_run *r, const struct mime_link *l)
+{
+	size_t	i, n;
+
+	if (l != &r->link)
+		fuzz_fail("link fields not in the caller's struct");
+	if (memchr(l->url, 0, sizeof(l->url)) == 0
+	    || memchr(l->sha256, 0, sizeof(l->sha256)) == 0
+	    || memchr(l->type, 0, sizeof(l->type)) == 0
+	    || memchr(l->disposition, 0, sizeof(l->disposition)) == 0)
+		fuzz_fail("link field not terminated");
+	if (!(l->fields & MIME_LINK_F_URL))
+		fuzz_fail("link part without X-Detach-URL");
+	n = strlen(l->sha256);
+	if (n != 0 && n != 64)
+		fuzz_fail("digest neither empty nor 64 digits");
+	for (i = 0; i < n; i++)
+		if (!((l->sha256[i] >= '0' && l->sha256[i] <= '9')
+		    || (l->sha256[i] >= 'a' && l->sha256[i] <= 'f')))
+			fuzz_fail("digest not lowercase hex");
+	if (strchr(l->type, '\r') || strchr(l->disposition, '\r')
+	    || strchr(l->url, '\r') || strchr(l->url, '\n'))
+		fuzz_fail("CR in a kept field, or a line break in the URL");
+	fuzz_hash(r, l->url, strlen(l->url) + 1);
+	fuzz_hash(r, l->sha256, n + 1);
+	fuzz_hash(r, l->type, strlen(l->type) + 1);
+	fuzz_hash(r, l->disposition, strlen(l->disposition) + 1);
+	fuzz_hash_u64(r, l->size);
+	fuzz_hash_u64(r, l->ctsize);
+	fuzz_hash_u64(r, (uint64_t)l->fields);
+	fuzz_hash(r, l->bad ? l->bad : "", l->bad ? strlen(l->bad) + 1 : 1);
+}
+
 /* fuzz_begin - a candidate part: check it, record it, take or decline */
 
 static int
@@ -135,6 +175,8 @@ fuzz_begin(void *ctx, const struct mime_part *p)
 	fuzz_hash(r, p->name, strlen(p->name) + 1);
 	fuzz_hash_u64(r, (uint64_t)p->encoding << 8 | p->crlf << 1 |
 	    p->attachment);
+	if (p->link)
+		fuzz_check_link(r, p->link);
 	if (r->decline && (r->candidates & 1) == 0)
 		return (0);
 	r->open = 1;
@@ -243,6 +285,8 @@ fuzz_scan(struct mime_state *m, struct fuzz_run *r, int flags,
 	r->decline = (flags & 8) != 0;
 	r->cap = (flags & 16) != 0;
 	mime_init(m, fuzz_begin, fuzz_data, fuzz_end, r);
+	if (flags & 32)
+		mime_links(m, &r->link);
 	while (off < len) {
 		n = len - off;
 		if (nplan > 0) {
