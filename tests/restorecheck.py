@@ -284,9 +284,18 @@ def cases(a, base):
         probs.append("a CR in the restored LF message")
     report("restore %s cases: LF message comes back in LF" % a.name, probs)
 
-    # a link part of an older detach: no kept fields, no X-Detach-Size
+    # a link part of an older detach: no kept fields, no X-Detach-Size,
+    # the size as a size= parameter of its Content-Type
+    lines = det.split(b"\r\n")
+    ct = None
+    for i, l in enumerate(lines):
+        if l.lower().startswith(b"content-type:"):
+            ct = i
+        m = re.match(rb"X-Detach-Size: *([0-9]+)", l)
+        if m and ct is not None:
+            lines[ct] += b"; size=" + m.group(1)
     old = re.sub(rb"(?m)^X-Detach-(Content-Type|Content-Disposition|Size):"
-                 rb".*\r\n", b"", det)
+                 rb".*\r\n", b"", b"\r\n".join(lines))
     rc, out, err = run(a.detach, "-R", a.conf, old)
     probs = []
     if rc != 0:
