@@ -1241,7 +1241,8 @@ sweep_run(const struct cfg *cfg)
 	if (cfg->store_kind != CFG_STORE_DIR) {
 		fprintf(stderr, "detach -x sweeps dir stores only; for %.200s "
 		    "the expiry is the bucket's lifecycle rule (s3) or the web "
-		    "server's (http), set to match expire (see README)\n",
+		    "server's (http), set to match expire (see detach(8), "
+		    "Expiry)\n",
 		    cfg->store);
 		return (DETACH_EX_CONFIG);
 	}

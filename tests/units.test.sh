@@ -117,7 +117,17 @@ mkdir -p "$T/store" "$T/spool"
 printf '%s\n' "store = dir:$T/store" "spool_dir = $T/spool" "min_size = 1k" \
     "secret = 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" \
     "listen = 127.0.0.1:$port" "forward = 127.0.0.1:1" >"$T/sc.conf"
-strace -f -qq -o "$T/st.proxy" ./detach -c "$T/sc.conf" 2>"$T/sc.log" &
+# As the unit runs it: unprivileged from the start (User=), so no drop.
+asuser=
+if [ "$(id -u)" = 0 ]; then
+	chmod 755 "$T"
+	chmod 644 "$T/sc.conf"
+	chown nobody: "$T/store" "$T/spool"
+	touch "$T/st.proxy" "$T/sc.log"
+	chown nobody: "$T/st.proxy"
+	asuser="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+$asuser strace -f -qq -o "$T/st.proxy" ./detach -c "$T/sc.conf" 2>"$T/sc.log" &
 SPID=$!
 greet() {	# the proxy's greeting: 421, nothing listens downstream
 	python3 -c 'import socket, sys
