@@ -3569,20 +3569,16 @@ http_xfer_free(struct http_xfer *x)
 	free(x);
 }
 
-/* http_upload_wait - pipe mode: one upload in a private poll() loop */
-int
-http_upload_wait(struct http_store *st, const struct http_object *obj,
-    char *why, size_t whylen)
+/* http_xfer_run - drive one transfer to its end in a private poll()
+ * loop (pipe mode and restore have no loop of their own) */
+
+static void
+http_xfer_run(struct http_xfer *x)
 {
-	struct http_xfer *x;
 	struct pollfd pfd[4];
 	int64_t dl, now;
-	int n, rc;
+	int n;
 
-	if ((x = http_xfer_new(st, obj, http_clock())) == 0) {
-		http_why(why, whylen, "out of memory");
-		return (-1);
-	}
 	while (x->outcome == HTTP_XFER_RUNNING) {
 		dl = INT64_MAX;
 		n = http_xfer_poll(x, pfd, 4, &dl);
@@ -3595,6 +3591,21 @@ http_upload_wait(struct http_store *st, const struct http_object *obj,
 		}
 		http_xfer_event(x, pfd, n, http_clock());
 	}
+}
+
+/* http_upload_wait - pipe mode: one upload in a private poll() loop */
+int
+http_upload_wait(struct http_store *st, const struct http_object *obj,
+    char *why, size_t whylen)
+{
+	struct http_xfer *x;
+	int rc;
+
+	if ((x = http_xfer_new(st, obj, http_clock())) == 0) {
+		http_why(why, whylen, "out of memory");
+		return (-1);
+	}
+	http_xfer_run(x);
 	rc = x->outcome == HTTP_XFER_DONE ? 0 : -1;
 	http_why(why, whylen, "%s", x->why);
 	http_xfer_free(x);
@@ -3612,27 +3623,14 @@ http_get_wait(struct http_store *st, const char *key, HTTP_BODY_FN sink,
     void *ctx, int *status, char *why, size_t whylen)
 {
 	struct http_xfer *x;
-	struct pollfd pfd[4];
-	int64_t dl, now;
-	int n, rc;
+	int rc;
 
 	*status = 0;
 	if ((x = http_get_new(st, key, sink, ctx, http_clock())) == 0) {
 		http_why(why, whylen, "out of memory");
 		return (-1);
 	}
-	while (x->outcome == HTTP_XFER_RUNNING) {
-		dl = INT64_MAX;
-		n = http_xfer_poll(x, pfd, 4, &dl);
-		now = http_clock();
-		dl = dl > now ? dl - now : 0;
-		if (poll(pfd, (nfds_t)n, dl > 60000 ? 60000 : (int)dl) < 0
-		    && errno != EINTR) {
-			http_xfer_fail(x, "poll: %s", strerror(errno));
-			break;
-		}
-		http_xfer_event(x, pfd, n, http_clock());
-	}
+	http_xfer_run(x);
 	rc = x->outcome == HTTP_XFER_DONE ? 0 : -1;
 	*status = http_xfer_status(x);
 	http_why(why, whylen, "%s", x->why);
