@@ -35,28 +35,40 @@ detach: $(OBJS)
 $(OBJS): detach.h
 
 # Unit tests link every module but main(); the sanitized set is built
-# into tests/san/.
+# into tests/san/. The modules are compiled once for each set, into
+# tests/obj/ and tests/sobj/, and every test program links them.
 LIBSRCS	= $(SRCS)
-tests/bin/t_%: tests/t_%.c $(LIBSRCS) detach.h tests/t.h
-	@mkdir -p tests/bin
-	$(CC) $(CFLAGS) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< $(LIBSRCS) $(LIBS)
+TOBJS	= $(SRCS:%.c=tests/obj/%.o)
+SOBJS	= $(SRCS:%.c=tests/sobj/%.o)
 
-tests/san/t_%: tests/t_%.c $(LIBSRCS) detach.h tests/t.h
+tests/obj/%.o: %.c detach.h
+	@mkdir -p tests/obj
+	$(CC) $(CFLAGS) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -c -o $@ $<
+
+tests/sobj/%.o: %.c detach.h
+	@mkdir -p tests/sobj
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -c -o $@ $<
+
+tests/bin/t_%: tests/t_%.c $(TOBJS) detach.h tests/t.h
+	@mkdir -p tests/bin
+	$(CC) $(CFLAGS) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< $(TOBJS) $(LIBS)
+
+tests/san/t_%: tests/t_%.c $(SOBJS) detach.h tests/t.h
 	@mkdir -p tests/san
-	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< $(LIBSRCS) $(LIBS)
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< $(SOBJS) $(LIBS)
 
 units: $(UNITS:%=tests/bin/%) $(UNITS:%=tests/san/%)
 
 # Every harness also links with tests/fuzz/replay.c instead of
 # libFuzzer, plain and sanitized, so make check runs the kept corpora.
 FUZZERS	= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-tests/bin/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBSRCS) detach.h
+tests/bin/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(TOBJS) detach.h
 	@mkdir -p tests/bin
-	$(CC) $(CFLAGS) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< tests/fuzz/replay.c $(LIBSRCS) $(LIBS)
+	$(CC) $(CFLAGS) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< tests/fuzz/replay.c $(TOBJS) $(LIBS)
 
-tests/san/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBSRCS) detach.h
+tests/san/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(SOBJS) detach.h
 	@mkdir -p tests/san
-	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< tests/fuzz/replay.c $(LIBSRCS) $(LIBS)
+	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< tests/fuzz/replay.c $(SOBJS) $(LIBS)
 
 replays: $(FUZZERS:%=tests/bin/replay_%) $(FUZZERS:%=tests/san/replay_%)
 
@@ -117,7 +129,8 @@ demo: detach
 	tests/demo.sh
 
 clean:
-	rm -rf detach *.o tests/bin tests/san tests/run.log demo-store \
+	rm -rf detach *.o tests/bin tests/san tests/obj tests/sobj tests/run.log \
+	    demo-store \
 	    $(FUZZERS:%=tests/fuzz/fuzz_%)
 
 .PHONY: all check units replays print-srcs fuzz fuzz-keep demo clean install uninstall
