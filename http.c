@@ -2209,6 +2209,10 @@ http_count(const struct http_xfer *x, int status)
 	int	code = status >= 200 && status < 600 ? status / 100 - 2 :
 		    HTTP_STAT_NONE;
 
+	/* The counters are the proxy's, whose requests are HEAD and PUT
+	 * (a copy onto itself is a PUT); only detach -R sends a GET. */
+	if (x->want == HTTP_WAIT_GET)
+		return;
 	http_counts.requests[x->want == HTTP_WAIT_HEAD ? HTTP_STAT_HEAD :
 	    HTTP_STAT_PUT][code]++;
 }

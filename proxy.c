@@ -421,6 +421,16 @@ proxy_listen(const char *spec, int mode, gid_t gid, char *why, size_t whylen)
 	return (fd);
 }
 
+/* proxy_unlisten_all - at exit, a fatal one included: remove the unix:
+ * socket files still ours, so none is left for the next start to probe */
+
+static void
+proxy_unlisten_all(void)
+{
+	while (proxy_nunix > 0)
+		proxy_unlisten(proxy_unix[0].fd);
+}
+
 /*
  * proxy_unlisten - close a listener from proxy_listen(); a unix: one's
  * socket file is removed if it is still the one we bound (another
@@ -1013,6 +1023,7 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl,
 	}
 	if (proxy_needs_root(&cur->cfg, &next, why, sizeof(why)) < 0) {
 		log_warn("reload: keeping the old settings: %s", why);
+		cfg_free(&next);
 		explicit_bzero(&next, sizeof(next));
 		return (cur);
 	}
@@ -1133,6 +1144,9 @@ proxy_run(const char *path, struct cfg *cfg)
 	if (root && priv_user(cfg, path, &pu, why, sizeof(why)) < 0)
 		log_fatal(DETACH_EX_CONFIG, "%s", why);
 	proxy_fdlimit();
+	/* log_fatal() exits: socket files bound by then go with it. */
+	if (atexit(proxy_unlisten_all) != 0)
+		log_fatal(DETACH_EX_OSERR, "atexit failed");
 	(void)mallopt(M_TRIM_THRESHOLD, PROXY_HEAP_KEEP);
 	(void)mallopt(M_MMAP_THRESHOLD, PROXY_HEAP_MMAP_MIN);
 	if ((pc = proxy_cfg_new(cfg, why, sizeof(why))) == 0)

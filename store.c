@@ -398,6 +398,9 @@ store_init(const struct cfg *cfg, char *why, size_t len)
 	}
 	st->refs = 1;
 	st->cfg = *cfg;
+	/* The store outlives its generation and never reads the policy
+	 * lists: no pointer to them, and so no reference to take. */
+	st->cfg.policy = 0;
 	if (cfg->store_kind == CFG_STORE_DIR)
 		st->same_fs = stat(cfg->spool_dir, &sp) == 0
 		    && stat(cfg->store + 4, &sd) == 0 && sp.st_dev == sd.st_dev;

@@ -295,6 +295,18 @@ t "regular file: logged" grep -q "fatal: listen unix:$SOCK: exists and is not a 
 t "regular file: left as it was" [ "$(cat "$SOCK" 2>&1)" = "not ours" ]
 rm -f "$SOCK"
 
+# 13. A fatal exit after the listeners are bound (here: the user may
+# not write the spool, found once root is given up) takes its socket
+# file with it.
+mkdir -p "$T/rospool"
+chmod 700 "$T/rospool"
+conf "unix:$SOCK" "spool_dir = $T/rospool"
+timeout 20 "$DETACH" -c "$T/detach.conf" >"$T/ro.log" 2>&1
+rc=$?
+t "fatal after bind: exit 78" test "$rc" -eq 78
+t "fatal after bind: names the spool" grep -q "$T/rospool" "$T/ro.log"
+t "fatal after bind: no socket file left" test ! -e "$SOCK"
+
 if [ "$fails" -ne 0 ]; then
 	echo "# detach log:"; tail -40 "$T/detach.log" | sed 's/^/# /'
 	echo "# maillog:"; tail -30 "$PF/maillog" | sed 's/^/# /'
