@@ -2987,30 +2987,42 @@ http_xfer_broken(struct http_xfer *x, int64_t now, const char *what)
 	    http_xfer_url(x, url, sizeof(url)), what);
 }
 
-/* http_xfer_got - a whole answer to a GET: its body went to the sink */
+/* http_xfer_refused - an answer that is not success: a 5xx is tried
+ * again (the connection back to the pool when it may stay), anything
+ * else fails the transfer */
 static void
-http_xfer_got(struct http_xfer *x, int64_t now, int keep)
+http_xfer_refused(struct http_xfer *x, int64_t now, int keep,
+    const char *method)
 {
 	struct http_resp *r = &x->resp;
 	char url[HTTP_LINE_MAX + 300];
 
-	if (r->status == 200) {
-		http_why(x->why, sizeof(x->why), "fetched");
-		http_xfer_finish(x, HTTP_XFER_DONE, keep);
-		return;
-	}
 	http_xfer_url(x, url, sizeof(url));
 	if (r->status >= 500) {
 		if (keep) {
 			http_pool_put(x->st, x->c);
 			x->c = 0;
 		}
-		http_xfer_retry(x, now, "GET %s: %d %s: %s", url, r->status,
-		    r->reason, r->errbody);
+		http_xfer_retry(x, now, "%s %s: %d %s: %s", method, url,
+		    r->status, r->reason, r->errbody);
 		return;
 	}
-	http_xfer_fail(x, "GET %s: %d %s: %s", url, r->status, r->reason,
-	    r->errbody);
+	http_xfer_fail(x, "%s %s: %d %s: %s", method, url, r->status,
+	    r->reason, r->errbody);
+}
+
+/* http_xfer_got - a whole answer to a GET: its body went to the sink */
+static void
+http_xfer_got(struct http_xfer *x, int64_t now, int keep)
+{
+	struct http_resp *r = &x->resp;
+
+	if (r->status == 200) {
+		http_why(x->why, sizeof(x->why), "fetched");
+		http_xfer_finish(x, HTTP_XFER_DONE, keep);
+		return;
+	}
+	http_xfer_refused(x, now, keep, "GET");
 }
 
 /* http_xfer_reply - a whole response arrived: act on its status */
@@ -3018,7 +3030,6 @@ static void
 http_xfer_reply(struct http_xfer *x, int64_t now)
 {
 	struct http_resp *r = &x->resp;
-	char url[HTTP_LINE_MAX + 300];
 	int keep, sentall;
 
 	http_count(x, r->status);
@@ -3101,18 +3112,7 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 		http_xfer_finish(x, HTTP_XFER_DONE, keep);
 		return;
 	}
-	http_xfer_url(x, url, sizeof(url));
-	if (r->status >= 500) {
-		if (keep) {
-			http_pool_put(x->st, x->c);
-			x->c = 0;
-		}
-		http_xfer_retry(x, now, "PUT %s: %d %s: %s", url, r->status,
-		    r->reason, r->errbody);
-		return;
-	}
-	http_xfer_fail(x, "PUT %s: %d %s: %s", url, r->status, r->reason,
-	    r->errbody);
+	http_xfer_refused(x, now, keep, "PUT");
 }
 
 /* http_xfer_parsed - after feeding: act on a whole or broken response */
