@@ -60,6 +60,15 @@ kill -STOP "$DPID"
 go_pair
 kill -CONT "$DPID"
 fa_check "SIGSTOP detach" "DATA (before the dot)" strict "$P" "$A"
+# At the dot: the front smtpd has sent its dot and gives up waiting for
+# the reply. When detach runs again it has the whole message, and the
+# front smtpd is gone: relaying the dot now would deliver a message
+# whose client was told 4xx.
+pair stop-dot body go || fa_t "SIGSTOP: clients stand before the dot" false
+kill -STOP "$DPID"
+go_pair
+kill -CONT "$DPID"
+fa_check "SIGSTOP detach" "at the dot" strict "$P" "$A"
 
 # ==== the after-filter smtpd answers 421 to RCPT (and hangs up)
 echo "u60@example.test 421 4.7.0 faults: recipient unavailable" \
