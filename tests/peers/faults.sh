@@ -29,8 +29,9 @@
 #	fa_release TAG, fa_wait TAG  the same in two steps
 #	fa_res TAG		   250, 4xx code, 5xx code, broken, vanished
 #	fa_check FAULT STAGE WINDOW ID...
-#				   the invariants after a fault, for the
-#				   messages sent first under tags ID:
+#				   the invariants after a fault (call it
+#				   with the fault gone), for the messages
+#				   sent first under tags ID:
 #		a) 250 -> delivered exactly once (by Message-ID)
 #		b) 4xx/broken/vanished -> at most once; then resent with
 #		   the fault gone: 250 and exactly once. Delivered despite
@@ -45,10 +46,19 @@
 #		d) no spool file, no .tmp.* in the dir store, no spool
 #		   file open in detach (/proc/PID/fd) once sessions ended
 #		e) a fresh message with an attachment gets 250, arrives
+#		   (sent beside the messages sent again)
 #	   and appends a row to $T/rows for the matrix (tests/FAULTS.md).
+#	fa_gate_hold body|resp, fa_gate_wait, fa_gate_go  the http store
+#				   upload held, see above
 #	fa_skip FAULT REASON	   "SKIP FAULT: REASON"
 #	fa_after_pids		   pids of the after-filter smtpd processes
 #				   serving a session now
+#	fa_id NAME		   a fresh message id ("faN-NAME")
+#	fa_count ID		   messages delivered with that Message-ID
+#	fa_settle		   until detach's sessions ended and the
+#				   queue is empty (bounded)
+#	fa_links NAME, fa_spool NAME  checks c) and d) alone
+#	fa_t NAME COND..., fa_until TENTHS COND...
 # Prints ok/FAIL lines through fa_t; fa_finish prints the rows and
 # what failed.
 
@@ -289,7 +299,8 @@ fa_saw() {
 	case $r in
 	2??|4??|5??)
 		sed -n 's/^<- \([0-9][0-9][0-9] .*\)/\1/p' "$T/c/$1.out" |
-		    tail -1 | cut -c1-60 | sed 's/|/\\|/g' ;;
+		    tail -1 | sed 's/ as [0-9A-Z]*$//' | cut -c1-60 |
+		    sed 's/|/\\|/g' ;;
 	"") echo "no result" ;;
 	*) echo "$r" ;;
 	esac
@@ -424,6 +435,7 @@ fa_check() {
 	local fault=$1 stage=$2 window=$3 id res n name del note rows= \
 	    again= fresh rcpt sender
 	shift 3
+	FA_T0=$(date +%s%N)
 	fa_settle
 	fresh=$(fa_id fresh)
 	fa_msg "$fresh" att
@@ -489,6 +501,7 @@ fa_check() {
 	fa_links "$fault, $stage"
 	fa_spool "$fault, $stage"
 	printf '%s' "$rows" | sed "s/@L@/$FA_LINKS/" >>"$T/rows"
+	echo "# $fault, $stage: checked in $((($(date +%s%N) - FA_T0) / 1000000)) ms"
 }
 
 # fa_finish - the rows of the matrix; on failure, the logs
