@@ -24,9 +24,10 @@ pair() {
 	A=$(fa_id "$1-att")
 	fa_msg "$P" plain
 	fa_msg "$A" att
-	fa_send "$P" "$P" "$2" "$3" "${4:-}" "${5:-}"
-	fa_send "$A" "$A" "$2" "$3" "${4:-}" "${5:-}" &&
-	    [ -f "$T/c/$P.at" -o "$2" = none ]
+	FA_NOWAIT=1 fa_send "$P" "$P" "$2" "$3" "${4:-}" "${5:-}"
+	FA_NOWAIT=1 fa_send "$A" "$A" "$2" "$3" "${4:-}" "${5:-}"
+	[ "$2" = none ] && return 0
+	fa_stand "$P" && fa_stand "$A"
 }
 
 # stage ST - a client stage as the matrix names it

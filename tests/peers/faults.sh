@@ -24,7 +24,8 @@
 #	fa_send TAG ID STAGE ACTION [RCPT] [SENDER]
 #				   client in the background; with a STAGE
 #				   other than none, returns once it stands
-#				   there (1 if it never got there)
+#				   there (1 if it never got there), unless
+#				   FA_NOWAIT is set: then fa_stand TAG waits
 #	fa_go TAG		   let it carry on, wait for its result
 #	fa_release TAG, fa_wait TAG  the same in two steps
 #	fa_res TAG		   250, 4xx code, 5xx code, broken, vanished
@@ -65,7 +66,9 @@
 . tests/peers/postfix.sh
 . tests/peers/nginx.sh
 
-FA_PROXY_TIMEOUT=${FA_PROXY_TIMEOUT:-5s}
+# Short, to keep the faults that wait for it fast; detach's own timeouts
+# stay under it (fa_detach_start), with room for a loaded machine.
+FA_PROXY_TIMEOUT=${FA_PROXY_TIMEOUT:-8s}
 fa_fails=0
 DPID=
 GPID=
@@ -194,8 +197,8 @@ fa_detach_start() {
 		echo "listen = 127.0.0.1:$PF_FILTER"
 		echo "forward = 127.0.0.1:$PF_AFTER"
 		# below smtpd_proxy_timeout: after the dot ours comes first
-		echo "timeout = 4s"
-		echo "upload_timeout = 3s"
+		echo "timeout = 6s"
+		echo "upload_timeout = 4s"
 		echo "hostname = detach.example.test"
 		echo "user = nobody"
 		for l in "$@"; do echo "$l"; done
@@ -270,8 +273,15 @@ fa_send() {
 	echo "$pid" >"$ctl.pid"
 	[ -f "$T/m/$2.env" ] || echo "${5:-bob@example.test} ${6:-a@example.org}" >"$T/m/$2.env"
 	FA_CPIDS="$FA_CPIDS $pid"
-	[ "$3" = none ] && return 0
-	fa_until 300 fa_at "$ctl" "$pid"
+	[ "$3" = none ] || [ -n "${FA_NOWAIT:-}" ] && return 0
+	fa_stand "$1"
+}
+
+# fa_stand TAG - until the client stands at its stage (bounded); 1 if
+# it ended before
+fa_stand() {
+	local ctl=$T/c/$1
+	fa_until 300 fa_at "$ctl" "$(cat "$ctl.pid")"
 	[ -f "$ctl.at" ]
 }
 
