@@ -74,18 +74,18 @@ fi
 # ==== detach stopped past smtpd_proxy_timeout (SIGSTOP, then SIGCONT)
 # Before the dot: the front smtpd's DATA waits on detach and gives up.
 pair stop-data rcpt go || fa_t "SIGSTOP: clients stand after RCPT" false
-kill -STOP "$DPID"
+fa_stop "$DPID"
 go_pair
-kill -CONT "$DPID"
+fa_cont
 fa_check "SIGSTOP detach" "DATA sent, 354 awaited" strict "$P" "$A"
 # At the dot: the front smtpd has sent its dot and gives up waiting for
 # the reply. When detach runs again it has the whole message, and the
 # front smtpd is gone: relaying the dot now would deliver a message
 # whose client was told 4xx.
 pair stop-dot body go || fa_t "SIGSTOP: clients stand before the dot" false
-kill -STOP "$DPID"
+fa_stop "$DPID"
 go_pair
-kill -CONT "$DPID"
+fa_cont
 fa_check "SIGSTOP detach" "at the dot (its dot sent, reply awaited)" strict "$P" "$A"
 
 # After the dot had passed: the after-filter smtpd stopped, detach has
@@ -99,12 +99,12 @@ if ! command -v ss >/dev/null; then
 else
 	pair stop-after body go || fa_t "SIGSTOP after-filter: clients stand before the dot" false
 	pids=$(fa_after_pids)
-	kill -STOP $pids
+	fa_stop $pids
 	go_pair
 	fa_t "SIGSTOP after-filter: detach timed out after relaying the dot" \
 	    grep -q "detach\[$DPID\]: warning: .*timeout in state WAIT_DOT_REPLY" \
 	    "$T/detach.log"
-	kill -CONT $pids
+	fa_cont
 	fa_check "SIGSTOP after-filter smtpd" "dot relayed, reply awaited" window "$P" "$A"
 fi
 

@@ -52,6 +52,7 @@
 #	fa_gate_hold body|resp, fa_gate_wait, fa_gate_go  the http store
 #				   upload held, see above
 #	fa_skip FAULT REASON	   "SKIP FAULT: REASON"
+#	fa_stop PID..., fa_cont	   SIGSTOP, SIGCONT (and SIGCONT at exit)
 #	fa_after_pids		   pids of the after-filter smtpd processes
 #				   serving a session now
 #	fa_id NAME		   a fresh message id ("faN-NAME")
@@ -88,6 +89,18 @@ fa_t() {
 
 fa_skip() { echo "SKIP $1: $2"; }
 
+# fa_stop PID..., fa_cont - SIGSTOP processes; SIGCONT them (also at
+# exit, so that none is left stopped)
+FA_STOPPED=
+fa_stop() {
+	FA_STOPPED="$*"
+	kill -STOP "$@"
+}
+fa_cont() {
+	[ -n "$FA_STOPPED" ] && kill -CONT $FA_STOPPED
+	FA_STOPPED=
+}
+
 # fa_until TENTHS COND... - until COND holds, bounded
 fa_until() {
 	local i=0 n=$1
@@ -100,7 +113,13 @@ fa_until() {
 }
 
 fa_cleanup() {
-	[ -n "$FA_CPIDS" ] && kill $FA_CPIDS 2>/dev/null
+	local p
+	# Clients still running: our own jobs only (a pid of one that
+	# ended may belong to another process by now).
+	for p in $(jobs -p); do
+		[ "$p" = "$DPID" ] || [ "$p" = "$GPID" ] || kill "$p" 2>/dev/null
+	done
+	[ -n "$FA_STOPPED" ] && kill -CONT $FA_STOPPED 2>/dev/null
 	if [ -n "$DPID" ]; then
 		kill -CONT "$DPID" 2>/dev/null
 		kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
@@ -124,7 +143,6 @@ fa_setup() {
 	[ -x "$DETACH" ] || { echo "FAIL faults: build ./detach first"; exit 1; }
 	T=$(mktemp -d /tmp/detach-faults.XXXXXX)
 	chmod 755 "$T"
-	FA_CPIDS=
 	trap fa_cleanup EXIT
 	trap 'exit 1' INT TERM
 	. tests/peers/mail.sh
@@ -272,7 +290,6 @@ fa_send() {
 	pid=$!
 	echo "$pid" >"$ctl.pid"
 	[ -f "$T/m/$2.env" ] || echo "${5:-bob@example.test} ${6:-a@example.org}" >"$T/m/$2.env"
-	FA_CPIDS="$FA_CPIDS $pid"
 	[ "$3" = none ] || [ -n "${FA_NOWAIT:-}" ] && return 0
 	fa_stand "$1"
 }
