@@ -181,6 +181,19 @@ for hold in body resp; do
 	fa_detach_start "${FA_HTTP_CONF[@]}"
 	fa_check "kill -9 detach" "$stage" strict "$P" "$A"
 done
+# detach stopped during the upload past smtpd_proxy_timeout: the upload
+# then completes in detach's socket, but both front smtpds gave up
+# (451) and closed; running again, detach must relay neither message.
+fa_gate_hold body
+pair stop-upload mid go || fa_t "SIGSTOP upload: clients stand mid-DATA" false
+fa_release "$A"
+fa_t "SIGSTOP upload: the upload stands held" fa_gate_wait
+fa_stop "$DPID"
+fa_gate_go
+go_pair
+fa_cont
+fa_check "SIGSTOP detach" "upload held half way (plain: mid-DATA beside it)" strict "$P" "$A"
+
 for sig in HUP TERM; do
 	fa_gate_hold body
 	pair "sig$sig-upload" mid go || fa_t "SIG$sig upload: clients stand mid-DATA" false
