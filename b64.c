@@ -24,6 +24,11 @@
  *	kernel ran: the unit tests and tests/fuzz/fuzz_b64.c compare them
  *	with the scalar decoder.
  *
+ *	The AVX2 kernel takes a whole 76-column line and its line break in
+ *	one step, as three blocks of which the last overlaps the second:
+ *	a block that holds the line break would otherwise cost a scalar
+ *	step on every line.
+ *
  *	The kernels classify each byte by its two nibbles with two table
  *	lookups (pshufb / tbl): a byte is in the alphabet when the set of
  *	classes its low nibble rules out does not hold the class of its
@@ -178,12 +183,12 @@ b64_ssse3(const unsigned char *in, size_t len, unsigned char *out,
 	return (b64_ssse3_tail(in, len, out, 0, outlen));
 }
 
-/* b64_avx2 - 32-byte blocks, then 16-byte ones */
+/* b64_avx2_one - 32 bytes into out (24 of them valid); the mask of the
+ * bytes outside the alphabet, whose output is garbage */
 
 __attribute__((target("avx2")))
-static size_t
-b64_avx2(const unsigned char *in, size_t len, unsigned char *out,
-    size_t *outlen)
+static inline unsigned
+b64_avx2_one(const unsigned char *in, unsigned char *out)
 {
 	const __m256i lo_bad = _mm256_broadcastsi128_si256(_mm_loadu_si128(
 	    (const __m128i *)b64_lo_bad));
@@ -192,34 +197,72 @@ b64_avx2(const unsigned char *in, size_t len, unsigned char *out,
 	const __m256i offset = _mm256_broadcastsi128_si256(_mm_loadu_si128(
 	    (const __m128i *)b64_offset));
 	const __m256i nib = _mm256_set1_epi8(0x0f);
-	const __m256i slash = _mm256_set1_epi8('/');
-	const __m256i pack1 = _mm256_set1_epi32(0x01400140);
-	const __m256i pack2 = _mm256_set1_epi32(0x00011000);
 	const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8,
 	    14, 13, 12, -1, -1, -1, -1, 2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12,
 	    -1, -1, -1, -1);
-	const __m256i gather = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
 	__m256i v, hi, lo, sext;
-	size_t	k = 0, w = 0;
+	unsigned bad;
+
+	v = _mm256_loadu_si256((const __m256i *)in);
+	hi = _mm256_and_si256(_mm256_srli_epi32(v, 4), nib);
+	lo = _mm256_and_si256(v, nib);
+	bad = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+	    _mm256_and_si256(_mm256_shuffle_epi8(lo_bad, lo),
+	    _mm256_shuffle_epi8(hi_class, hi)), _mm256_setzero_si256()));
+	hi = _mm256_add_epi8(hi, _mm256_cmpeq_epi8(v, _mm256_set1_epi8('/')));
+	sext = _mm256_add_epi8(v, _mm256_shuffle_epi8(offset, hi));
+	sext = _mm256_maddubs_epi16(sext, _mm256_set1_epi32(0x01400140));
+	sext = _mm256_madd_epi16(sext, _mm256_set1_epi32(0x00011000));
+	sext = _mm256_shuffle_epi8(sext, order);
+	/* 12 bytes in each lane: the dwords 0-2 and 4-6 together. */
+	sext = _mm256_permutevar8x32_epi32(sext,
+	    _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
+	_mm256_storeu_si256((__m256i *)out, sext);
+	return (bad);
+}
+
+/*
+ * b64_avx2_line - a whole 76-column line (RFC 2045's limit, and what
+ * nearly every mailer writes) and its line break, as three blocks at
+ * 0, 32 and 44: the third overlaps the second by 20 bytes, which decode
+ * to the same 15 bytes again, so no line break ever falls inside a
+ * block and no scalar step runs between lines. Returns the input bytes
+ * taken (78 or 77), or 0 when this is not such a line.
+ */
+__attribute__((target("avx2")))
+static inline size_t
+b64_avx2_line(const unsigned char *in, unsigned char *out)
+{
+	size_t	step;
+
+	if (in[76] == '\n')
+		step = 77;
+	else if (in[76] == '\r' && in[77] == '\n')
+		step = 78;
+	else
+		return (0);
+	if ((b64_avx2_one(in, out) | b64_avx2_one(in + 32, out + 24)
+	    | b64_avx2_one(in + 44, out + 33)) != 0)
+		return (0);
+	return (step);
+}
+
+/* b64_avx2 - whole lines, else 32-byte blocks; then 16-byte ones */
+
+__attribute__((target("avx2")))
+static size_t
+b64_avx2(const unsigned char *in, size_t len, unsigned char *out,
+    size_t *outlen)
+{
+	size_t	k = 0, w = 0, step;
 	unsigned bad;
 
 	while (len - k >= 32) {
-		v = _mm256_loadu_si256((const __m256i *)(in + k));
-		hi = _mm256_and_si256(_mm256_srli_epi32(v, 4), nib);
-		lo = _mm256_and_si256(v, nib);
-		bad = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
-		    _mm256_and_si256(_mm256_shuffle_epi8(lo_bad, lo),
-		    _mm256_shuffle_epi8(hi_class, hi)),
-		    _mm256_setzero_si256()));
-		hi = _mm256_add_epi8(hi, _mm256_cmpeq_epi8(v, slash));
-		sext = _mm256_add_epi8(v, _mm256_shuffle_epi8(offset, hi));
-		sext = _mm256_maddubs_epi16(sext, pack1);
-		sext = _mm256_madd_epi16(sext, pack2);
-		sext = _mm256_shuffle_epi8(sext, order);
-		/* 12 bytes in each lane: the dwords 0-2 and 4-6 together. */
-		sext = _mm256_permutevar8x32_epi32(sext, gather);
-		_mm256_storeu_si256((__m256i *)(out + w), sext);
-		if (bad == 0) {
+		if (len - k >= 78 && (step = b64_avx2_line(in + k,
+		    out + w)) != 0) {
+			k += step;
+			w += 57;
+		} else if ((bad = b64_avx2_one(in + k, out + w)) == 0) {
 			k += 32;
 			w += 24;
 		} else if (b64_after(in, len, &k, &w,
