@@ -1278,6 +1278,10 @@ test_transfers(void)
 	rc = xfer_run(st, f, &o, why, sizeof(why));
 	t_ok(rc == HTTP_XFER_DONE && f->puts == 3,
 	    "xfer: 503 retried, then 100 Continue and 204 (%s)", why);
+	/* a store that fails and recovers must still show in the log */
+	t_ok(strncmp(why, "stored after 2 tries; last error: PUT http://",
+	    45) == 0 && strstr(why, ": 503 Service Unavailable: busy") != 0,
+	    "xfer: a success after a retry names the failure (%s)", why);
 
 	/* the server closes the idle pooled connection: a fresh one, no
 	 * try lost; then 401 with close: failure with the status line */
