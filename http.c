@@ -61,7 +61,8 @@
  *	parsed, and 5xx answers are tried
  *	again after a doubling pause, at most HTTP_TRY_MAX times, all
  *	inside upload_timeout. A connection taken from the pool that turns
- *	out closed is replaced at once without counting as a try.
+ *	out closed before its first answer is replaced at once without
+ *	counting as a try; once it has answered, a failure is a try.
  *
  *	A download (http_get_new) GETs the object at the same path a PUT
  *	of its key uses, signed the same way for S3 (over an empty
@@ -3054,6 +3055,9 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	int keep, sentall;
 
 	http_count(x, r->status);
+	/* It answered: a failure of the next request on it is no stale
+	 * pooled connection, and counts as a try. */
+	x->reused = 0;
 	/* Over TLS the body is sent once flushed and no record waits in
 	 * the engine for the socket. */
 	sentall = x->reqoff == x->reqlen && x->iooff == x->iolen
