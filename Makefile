@@ -75,6 +75,10 @@ replays: $(FUZZERS:%=tests/bin/replay_%) $(FUZZERS:%=tests/san/replay_%)
 check: detach units replays
 	tests/run.sh $(UNITS:%=tests/bin/%) $(UNITS:%=tests/san/%) -- $(SHELL_TESTS)
 
+# The fault matrix alone (tests/FAULTS.md): tests/faults*.test.sh.
+faults: detach
+	tests/run.sh -- $(sort $(wildcard tests/faults*.test.sh))
+
 # libFuzzer harnesses (clang): make fuzz FUZZ=mime FUZZ_SECONDS=600
 FUZZ	= mime
 tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS) detach.h
@@ -133,4 +137,4 @@ clean:
 	    demo-store \
 	    $(FUZZERS:%=tests/fuzz/fuzz_%)
 
-.PHONY: all check units replays print-srcs fuzz fuzz-keep demo clean install uninstall
+.PHONY: all check faults units replays print-srcs fuzz fuzz-keep demo clean install uninstall

@@ -2,12 +2,14 @@
 # run.sh - run every test of detach and count the results
 #
 # Unit test binaries (plain and sanitized builds) and the shell tests
-# under tests/*.test.sh each print "ok NAME" or "FAIL NAME: why" lines;
-# a test program that exits non-zero without a FAIL line counts as one
-# failure. A shell test that fails is run once more (its first failures
-# are printed as "# first run: FAIL ..."); unit tests are not. The last
-# line is "N passed, M failed"; the exit status is non-zero when
-# anything failed.
+# under tests/*.test.sh each print "ok NAME" or "FAIL NAME: why" lines,
+# and "SKIP NAME: why" for a check the machine cannot stage (counted
+# neither way; printed, and counted in a "K skipped" line before the
+# last). A test program that exits non-zero without a FAIL line counts
+# as one failure. A shell test that fails is run once more (its first
+# failures are printed as "# first run: FAIL ..."); unit tests are not.
+# The last line is "N passed, M failed"; the exit status is non-zero
+# when anything failed.
 #
 # Usage: tests/run.sh [unit-binary ...] -- [shell-test ...]
 
@@ -16,6 +18,7 @@ log=${TEST_LOG:-tests/run.log}
 : >"$log"
 pass=0
 fail=0
+skip=0
 
 count() {
 	# $1: name, $2: output file, $3: exit status
@@ -25,10 +28,17 @@ count() {
 		echo "FAIL $1: exited $3" >>"$2"
 		f=1
 	fi
+	k=$(grep -c '^SKIP ' "$2")
 	grep '^FAIL ' "$2"
+	grep '^SKIP ' "$2"
 	pass=$((pass + p))
 	fail=$((fail + f))
-	echo "$1: $p passed, $f failed"
+	skip=$((skip + k))
+	if [ "$k" -gt 0 ]; then
+		echo "$1: $p passed, $f failed, $k skipped"
+	else
+		echo "$1: $p passed, $f failed"
+	fi
 	cat "$2" >>"$log"
 }
 
@@ -57,5 +67,6 @@ for t in "$@"; do
 	count "$t" "$out" $rc
 done
 rm -f "$out"
+echo "$skip skipped"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

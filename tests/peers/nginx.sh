@@ -15,7 +15,8 @@
 #	    wrong certificates; IP_PORT with ip on 127.0.0.1 and, when
 #	    NGINX_V6=1, on [::1]; DNSIP_PORT with dnsip): PUT anywhere;
 #	    /auth/ wants basic user:pw for PUT; /err/ answers 503. Waits
-#	    until it answers.
+#	    until it answers. With HTTP_PORT alone: plain http only, no
+#	    certificates needed (no pki_make).
 #	nginx_stop			stop it (call from a trap)
 #
 # Logs: DIR/logs/access.log (combined) and DIR/logs/timed.log (method,
@@ -106,6 +107,27 @@ nginx_start() {
 		}"
 	fi
 	printf 'user:%s\n' "$(openssl passwd -apr1 pw)" >"$p/htpasswd"
+	tls="ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_certificate $p/pki/good.crt;
+		ssl_certificate_key $p/pki/good.key;"
+	tlslisten="listen 127.0.0.1:$3 ssl;"
+	others="server {
+			listen 127.0.0.1:$4 ssl;
+			ssl_certificate $p/pki/other.crt;
+			ssl_certificate_key $p/pki/other.key;
+			root $p/www;
+			location / { dav_methods PUT; create_full_put_path on; }
+		}
+		server {
+			listen 127.0.0.1:$5 ssl;
+			ssl_certificate $p/pki/wrong.crt;
+			ssl_certificate_key $p/pki/wrong.key;
+			root $p/www;
+			location / { dav_methods PUT; create_full_put_path on; }
+		}"
+	if [ -z "$3" ]; then
+		tls= tlslisten= others=
+	fi
 	cat >"$p/nginx.conf" <<-EOF
 	daemon on;
 	user root;
@@ -121,12 +143,10 @@ nginx_start() {
 		client_body_temp_path $p/tmp;
 		client_max_body_size 2g;
 		keepalive_requests 1000;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_certificate $p/pki/good.crt;
-		ssl_certificate_key $p/pki/good.key;
+		$tls
 		server {
 			listen 127.0.0.1:$2;
-			listen 127.0.0.1:$3 ssl;
+			$tlslisten
 			root $p/www;
 			location / {
 				dav_methods PUT;
@@ -143,20 +163,7 @@ nginx_start() {
 			}
 			location /err/ { return 503; }
 		}
-		server {
-			listen 127.0.0.1:$4 ssl;
-			ssl_certificate $p/pki/other.crt;
-			ssl_certificate_key $p/pki/other.key;
-			root $p/www;
-			location / { dav_methods PUT; create_full_put_path on; }
-		}
-		server {
-			listen 127.0.0.1:$5 ssl;
-			ssl_certificate $p/pki/wrong.crt;
-			ssl_certificate_key $p/pki/wrong.key;
-			root $p/www;
-			location / { dav_methods PUT; create_full_put_path on; }
-		}
+		$others
 		$extra
 	}
 	EOF
