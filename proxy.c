@@ -31,7 +31,10 @@
  *	TCP only. A unix: forward whose backlog is full (EAGAIN) is a
  *	failed connect: the client gets 421. What a read produces for the
  *	other side is written in the same loop turn when it fits, the rest
- *	once poll() says POLLOUT.
+ *	once poll() says POLLOUT. A client's EOF that came behind the last
+ *	bytes it sent (POLLRDHUP, and a read that took them all) is given
+ *	to the session with them, so that a client gone right after its
+ *	dot is known gone before the dot is relayed.
  *
  *	Past max_sessions a client gets "421 4.3.2" and is closed.
  *	A client we close lingers a little, write side shut and input
@@ -760,6 +763,16 @@ proxy_io(struct proxy_sess *ps, struct pollfd *pfd, int64_t now)
 				if (n > 0) {
 					smtp_cin_ack(s, n, now);
 					got = 1;
+					/*
+					 * The client's FIN had come when poll()
+					 * ran, and a short read took all before
+					 * it: its EOF is known now, before what
+					 * was read is acted on. A client gone
+					 * right after its dot must be seen gone
+					 * before the dot is relayed (smtp.c).
+					 */
+					if ((ev & POLLRDHUP) && (size_t)n < room)
+						smtp_cin_ack(s, 0, now);
 				} else if (n == 0)
 					smtp_cin_ack(s, 0, now);
 				else if (errno != EAGAIN && errno != EINTR)
@@ -1242,8 +1255,8 @@ proxy_run(const char *path, struct cfg *cfg)
 				ps->cpfd = npfd;
 				pfd[npfd].fd = ps->cfd;
 				pfd[npfd].revents = 0;
-				pfd[npfd++].events =
-				    (want & SMTP_WANT_CREAD ? POLLIN : 0)
+				pfd[npfd++].events = (want & SMTP_WANT_CREAD ?
+				    POLLIN | POLLRDHUP : 0)
 				    | (want & SMTP_WANT_CWRITE ? POLLOUT : 0);
 			}
 			if (ps->dfd >= 0 && (ps->connecting || (want

@@ -88,7 +88,10 @@
  *	a message job (store.c) after the downstream server's 354; the
  *	rewritten message goes downstream dot-stuffed once the job is
  *	ready, and the client's dot is answered with the downstream
- *	reply to it.
+ *	reply to it. A client that closes right after its dot, before the
+ *	dot went downstream, gave the transaction up: the dot is not
+ *	relayed (no delivery its client does not know of), unless it sent
+ *	a command after the dot and so still reads.
  *
  *	smtp_stats() gives counters of the transactions since the start,
  *	kept where the log line of each transaction is written: messages
@@ -1460,6 +1463,26 @@ smtp_reply_head(const struct smtp_reply *r)
 	return (n > 100 ? 100 : (int)n);
 }
 
+/*
+ * smtp_abandoned - the client closed its side right after its dot and
+ * the dot has not gone downstream yet. RFC 5321 3.8 has a client send
+ * QUIT and read the reply before it closes: one that closes with
+ * nothing after its dot gave the transaction up, as a front smtpd does
+ * once smtpd_proxy_timeout passed, when it has told its own client 4xx
+ * already. Relaying the dot now would deliver a message that client
+ * sends again: so the session ends without it. A client that sent more
+ * after its dot (QUIT, pipelined) and shut its side reads on, and gets
+ * its replies. Returns 1 when the session was ended.
+ */
+static int
+smtp_abandoned(struct smtp_sess *s)
+{
+	if (!s->ceof || s->cin_len > 0)
+		return (0);
+	smtp_client_gone(s, "EOF after the dot, before it was relayed");
+	return (1);
+}
+
 /* smtp_step - one step of the session; returns 1 if it made progress */
 
 static int
@@ -1546,6 +1569,8 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		}
 		return (0);
 	case SMTP_WAIT_STORE:
+		if (smtp_abandoned(s))
+			return (1);
 		switch (msg_state(s->msg)) {
 		case MSG_STORING:
 			return (0);
@@ -1565,6 +1590,8 @@ smtp_step(struct smtp_sess *s, int64_t now)
 		}
 		return (0);
 	case SMTP_WAIT_SEND:
+		if (smtp_abandoned(s))
+			return (1);
 		return (smtp_send_message(s, now));
 	case SMTP_WAIT_FLUSH:
 		if (s->cout_len > 0)

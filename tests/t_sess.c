@@ -277,6 +277,23 @@ t_say(struct t_sess *t, const char *text)
 	t_client(t, text, strlen(text));
 }
 
+/* t_say_eof - the client writes text and closes, all before we run */
+
+static void
+t_say_eof(struct t_sess *t, const char *text)
+{
+	unsigned char *b;
+	size_t	room, n = strlen(text);
+
+	b = smtp_cin_buf(&t->s, &room);
+	if (n > room)
+		n = room;
+	memcpy(b, text, n);
+	smtp_cin_ack(&t->s, n, t->now);
+	smtp_cin_ack(&t->s, 0, t->now);
+	t_pump(t);
+}
+
 /* t_down - the downstream server writes, in chunks of its plan */
 
 static void
@@ -1043,6 +1060,38 @@ t_client_eof(void)
 	t_check(t_cl_is(t, cm, "250 2.0.0 Ok: queued as 4XhYk02sZ1x\r\n"),
 	    "client EOF after its dot: the downstream's reply to "
 	    "the dot still reaches the client");
+	t_end(t);
+
+	/*
+	 * The client is gone before its dot went downstream: the dot and
+	 * the EOF come in together, as when a front smtpd gave up on us
+	 * (smtpd_proxy_timeout) while we could not run, and has told its
+	 * client 4xx. Relaying the dot now would deliver a message its
+	 * client will send again: a duplicate. This once failed.
+	 */
+	t_start(t, T_SPLIT_WHOLE, T_SPLIT_WHOLE);
+	t_open(t, t_ehlo_all);
+	t_data_open(t);
+	cm = t->cllen;
+	dm = t->dnlen;
+	t_say_eof(t, "Subject: x\r\n\r\nbody\r\n.\r\n");
+	t_check(!t_has(t->dn + dm, t->dnlen - dm, "\r\n.\r\n"),
+	    "client EOF with its dot: no final dot downstream");
+	t_check(t->dclosed, "client EOF with its dot: downstream dropped");
+	t_check(t->closed, "client EOF with its dot: the session ends");
+	t_check(t->cllen == cm, "client EOF with its dot: no reply");
+	t_end(t);
+
+	/* A command after the dot, then EOF: the client shut its side
+	 * only, and reads; the dot goes, its reply and QUIT's follow. */
+	t_start(t, T_SPLIT_WHOLE, T_SPLIT_WHOLE);
+	t_open(t, t_ehlo_all);
+	t_data_open(t);
+	cm = t->cllen;
+	t_say_eof(t, "Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n");
+	t_down(t, "250 2.0.0 Ok: queued as 4XhYk02sZ1y\r\n");
+	t_check(t_cl_is(t, cm, "250 2.0.0 Ok: queued as 4XhYk02sZ1y\r\n"),
+	    "client dot, QUIT and EOF: the dot's reply reaches the client");
 	t_end(t);
 }
 

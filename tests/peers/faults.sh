@@ -25,13 +25,15 @@
 #	fa_send TAG ID STAGE ACTION [RCPT] [SENDER]
 #				   client in the background; with a STAGE
 #				   other than none, returns once it stands
-#				   there (1 if it never got there)
+#				   there (1 if it never got there), unless
+#				   FA_NOWAIT is set: then fa_stand TAG waits
 #	fa_go TAG		   let it carry on, wait for its result
 #	fa_release TAG, fa_wait TAG  the same in two steps
 #	fa_res TAG		   250, 4xx code, 5xx code, broken, vanished
 #	fa_check FAULT STAGE WINDOW ID...
-#				   the invariants after a fault, for the
-#				   messages sent first under tags ID:
+#				   the invariants after a fault (call it
+#				   with the fault gone), for the messages
+#				   sent first under tags ID:
 #		a) 250 -> delivered exactly once (by Message-ID)
 #		b) 4xx/broken/vanished -> at most once; then resent with
 #		   the fault gone: 250 and exactly once. Delivered despite
@@ -48,17 +50,29 @@
 #		d) no spool file, no .tmp.* in the dir store, no spool
 #		   file open in detach (/proc/PID/fd) once sessions ended
 #		e) a fresh message with an attachment gets 250, arrives
+#		   (sent beside the messages sent again)
 #	   and appends a row to $T/rows for the matrix (tests/FAULTS.md).
+#	fa_gate_hold body|resp, fa_gate_wait, fa_gate_go  the http store
+#				   upload held, see above
 #	fa_skip FAULT REASON	   "SKIP FAULT: REASON"
+#	fa_stop PID..., fa_cont	   SIGSTOP, SIGCONT (and SIGCONT at exit)
 #	fa_after_pids		   pids of the after-filter smtpd processes
 #				   serving a session now
+#	fa_id NAME		   a fresh message id ("faN-NAME")
+#	fa_count ID		   messages delivered with that Message-ID
+#	fa_settle		   until detach's sessions ended and the
+#				   queue is empty (bounded)
+#	fa_links NAME, fa_spool NAME  checks c) and d) alone
+#	fa_t NAME COND..., fa_until TENTHS COND...
 # Prints ok/FAIL lines through fa_t; fa_finish prints the rows and
 # what failed.
 
 . tests/peers/postfix.sh
 . tests/peers/nginx.sh
 
-FA_PROXY_TIMEOUT=${FA_PROXY_TIMEOUT:-5s}
+# Short, to keep the faults that wait for it fast; detach's own timeouts
+# stay under it (fa_detach_start), with room for a loaded machine.
+FA_PROXY_TIMEOUT=${FA_PROXY_TIMEOUT:-8s}
 fa_fails=0
 DPID=
 GPID=
@@ -78,6 +92,18 @@ fa_t() {
 
 fa_skip() { echo "SKIP $1: $2"; }
 
+# fa_stop PID..., fa_cont - SIGSTOP processes; SIGCONT them (also at
+# exit, so that none is left stopped)
+FA_STOPPED=
+fa_stop() {
+	FA_STOPPED="$*"
+	kill -STOP "$@"
+}
+fa_cont() {
+	[ -n "$FA_STOPPED" ] && kill -CONT $FA_STOPPED
+	FA_STOPPED=
+}
+
 # fa_until TENTHS COND... - until COND holds, bounded
 fa_until() {
 	local i=0 n=$1
@@ -90,7 +116,13 @@ fa_until() {
 }
 
 fa_cleanup() {
-	[ -n "$FA_CPIDS" ] && kill $FA_CPIDS 2>/dev/null
+	local p
+	# Clients still running: our own jobs only (a pid of one that
+	# ended may belong to another process by now).
+	for p in $(jobs -p); do
+		[ "$p" = "$DPID" ] || [ "$p" = "$GPID" ] || kill "$p" 2>/dev/null
+	done
+	[ -n "$FA_STOPPED" ] && kill -CONT $FA_STOPPED 2>/dev/null
 	if [ -n "$DPID" ]; then
 		kill -CONT "$DPID" 2>/dev/null
 		kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
@@ -114,7 +146,6 @@ fa_setup() {
 	[ -x "$DETACH" ] || { echo "FAIL faults: build ./detach first"; exit 1; }
 	T=$(mktemp -d /tmp/detach-faults.XXXXXX)
 	chmod 755 "$T"
-	FA_CPIDS=
 	trap fa_cleanup EXIT
 	trap 'exit 1' INT TERM
 	. tests/peers/mail.sh
@@ -187,8 +218,8 @@ fa_detach_start() {
 		echo "listen = 127.0.0.1:$PF_FILTER"
 		echo "forward = 127.0.0.1:$PF_AFTER"
 		# below smtpd_proxy_timeout: after the dot ours comes first
-		echo "timeout = 4s"
-		echo "upload_timeout = 3s"
+		echo "timeout = 6s"
+		echo "upload_timeout = 4s"
 		echo "hostname = detach.example.test"
 		echo "user = nobody"
 		for l in "$@"; do echo "$l"; done
@@ -262,9 +293,15 @@ fa_send() {
 	pid=$!
 	echo "$pid" >"$ctl.pid"
 	[ -f "$T/m/$2.env" ] || echo "${5:-bob@example.test} ${6:-a@example.org}" >"$T/m/$2.env"
-	FA_CPIDS="$FA_CPIDS $pid"
-	[ "$3" = none ] && return 0
-	fa_until 300 fa_at "$ctl" "$pid"
+	[ "$3" = none ] || [ -n "${FA_NOWAIT:-}" ] && return 0
+	fa_stand "$1"
+}
+
+# fa_stand TAG - until the client stands at its stage (bounded); 1 if
+# it ended before
+fa_stand() {
+	local ctl=$T/c/$1
+	fa_until 300 fa_at "$ctl" "$(cat "$ctl.pid")"
 	[ -f "$ctl.at" ]
 }
 
@@ -292,7 +329,8 @@ fa_saw() {
 	case $r in
 	2??|4??|5??)
 		sed -n 's/^<- \([0-9][0-9][0-9] .*\)/\1/p' "$T/c/$1.out" |
-		    tail -1 | cut -c1-60 | sed 's/|/\\|/g' ;;
+		    tail -1 | sed 's/ as [0-9A-Z]*$//' | cut -c1-60 |
+		    sed 's/|/\\|/g' ;;
 	"") echo "no result" ;;
 	*) echo "$r" ;;
 	esac
@@ -444,6 +482,7 @@ fa_check() {
 	local fault=$1 stage=$2 window=$3 id res n name del note rows= \
 	    again= fresh rcpt sender
 	shift 3
+	FA_T0=$(date +%s%N)
 	fa_settle
 	fresh=$(fa_id fresh)
 	fa_msg "$fresh" att
@@ -509,6 +548,7 @@ fa_check() {
 	fa_links "$fault, $stage"
 	fa_spool "$fault, $stage"
 	printf '%s' "$rows" | sed "s/@L@/$FA_LINKS/" >>"$T/rows"
+	echo "# $fault, $stage: checked in $((($(date +%s%N) - FA_T0) / 1000000)) ms"
 }
 
 # fa_finish - the rows of the matrix; on failure, the logs
