@@ -55,9 +55,11 @@ then
 	fp_start t "$T" "$FT" "$SP2" --raw && TLS=1
 fi
 NGINX_PREFIX=$NG1
-HTTP=("store = http://127.0.0.1:$FP/h/" "link_base = $FA_HTTPLINK")
+# a store that hangs costs upload_timeout per message: keep it short
+UPT="upload_timeout = 3s"
+HTTP=("store = http://127.0.0.1:$FP/h/" "link_base = $FA_HTTPLINK" "$UPT")
 HTTPS=("store = https://localhost:$FT/h/" "link_base = $FA_HTTPLINK"
-    "tls_ca_file = $T/ng2/pki/ca.crt")
+    "tls_ca_file = $T/ng2/pki/ca.crt" "$UPT")
 
 # fs_pair NAME [SIZE] - a plain and an attachment message (SIZE bytes
 # of attachment, default fa_msg's), one after the other (a spool with
@@ -211,7 +213,7 @@ fs_fs() {
 # ==== file systems full or read-only, the dir store
 for pol in keep tempfail; do
 	fa_detach_stop
-	fa_detach_start "on_store_failure = $pol"
+	fa_detach_start "on_store_failure = $pol" "$UPT"
 	FA_KEPT_OK=$([ $pol = keep ] && echo 1)
 	# 1 MB of room: the 2.7 MB of the message cannot be spooled
 	fs_fs spoolbig "spool full, message larger than it" $pol \
