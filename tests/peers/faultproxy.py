@@ -130,8 +130,10 @@ def connect_up(n, c):
     return up
 
 
-def drain(n, c):
-    """hang: take what comes, answer nothing, until the peer leaves."""
+def drain(n, c, up=None):
+    """hang: take what comes, answer nothing, until the peer leaves.
+    An upstream connection stays open meanwhile: closed, its pump would
+    close ours, and the client would see a close instead of silence."""
     log("%d hang" % n)
     try:
         while c.recv(65536):
@@ -139,6 +141,7 @@ def drain(n, c):
     except OSError:
         pass
     close(c)
+    close(up)
 
 
 def handle_raw(n, c):
@@ -153,8 +156,7 @@ def handle_raw(n, c):
             if not d:
                 break
             if mode == "hang":
-                close(up)
-                return drain(n, c)
+                return drain(n, c, up)
             up.sendall(d)
     except OSError:
         pass
@@ -185,8 +187,7 @@ def handle_http(n, c):
                     clen = int(v.strip())
             m = mode
             if m == "hang":
-                close(up)
-                return drain(n, c)
+                return drain(n, c, up)
             if method == "PUT" and m == "500once" and consume(m):
                 while len(buf) < clen:
                     d = c.recv(65536)
