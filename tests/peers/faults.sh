@@ -148,7 +148,6 @@ fa_setup() {
 	chmod 755 "$T"
 	trap fa_cleanup EXIT
 	trap 'exit 1' INT TERM
-	. tests/peers/mail.sh
 	mkdir -p "$T/ng" "$T/m" "$T/c" "$T/spool" "$T/gate"
 	: >"$T/rows"
 	: >"$T/seen"
