@@ -473,6 +473,7 @@ extern void store_shutdown(void);
 
 extern struct msg *msg_new(const struct cfg *, char *, size_t);
 extern void msg_passthru(struct msg *);
+extern void msg_name(struct msg *, const char *);
 extern int msg_source(struct msg *, int);
 extern int msg_feed(struct msg *, const void *, size_t);
 extern int msg_end(struct msg *, int64_t);

@@ -61,7 +61,8 @@
  *	parsed, and 5xx answers are tried
  *	again after a doubling pause, at most HTTP_TRY_MAX times, all
  *	inside upload_timeout. A connection taken from the pool that turns
- *	out closed is replaced at once without counting as a try.
+ *	out closed before its first answer is replaced at once without
+ *	counting as a try; once it has answered, a failure is a try.
  *
  *	A download (http_get_new) GETs the object at the same path a PUT
  *	of its key uses, signed the same way for S3 (over an empty
@@ -123,7 +124,9 @@
  *	(copied onto itself)", "stored again, the copy onto itself answered
  *	..." (the copy's status and body), or the method,
  *	URL and cause ("PUT https://host/k: 503 Service Unavailable:
- *	<start of body>", "certificate not trusted", a timeout). Secrets
+ *	<start of body>", "certificate not trusted", a timeout). A
+ *	success after failed tries says so and names the last failure
+ *	("stored after 2 tries; last error: PUT ...: 500 ..."). Secrets
  *	(store_auth, the S3 secret key, signatures) never appear in it.
  *
  * BUGS
@@ -2285,6 +2288,26 @@ http_xfer_fail(struct http_xfer *x, const char *fmt, ...)
 	http_xfer_finish(x, HTTP_XFER_FAILED, 0);
 }
 
+/*
+ * http_xfer_done - success, said in why; after failed tries it names
+ * the last failure, so a store that fails and recovers still shows in
+ * the log (why holds that failure until now: only a retry, a failure
+ * or a success write it)
+ */
+static void
+http_xfer_done(struct http_xfer *x, int keep, const char *what)
+{
+	char prev[HTTP_WHY_MAX];
+
+	if (x->tries > 0) {
+		memcpy(prev, x->why, sizeof(prev));
+		http_why(x->why, sizeof(x->why), "%s after %d tries; last "
+		    "error: %s", what, x->tries + 1, prev);
+	} else
+		http_why(x->why, sizeof(x->why), "%s", what);
+	http_xfer_finish(x, HTTP_XFER_DONE, keep);
+}
+
 /* http_xfer_url - "https://host/path" for messages (no credentials) */
 static const char *
 http_xfer_url(const struct http_xfer *x, char *buf, size_t size)
@@ -3018,8 +3041,7 @@ http_xfer_got(struct http_xfer *x, int64_t now, int keep)
 	struct http_resp *r = &x->resp;
 
 	if (r->status == 200) {
-		http_why(x->why, sizeof(x->why), "fetched");
-		http_xfer_finish(x, HTTP_XFER_DONE, keep);
+		http_xfer_done(x, keep, "fetched");
 		return;
 	}
 	http_xfer_refused(x, now, keep, "GET");
@@ -3033,6 +3055,9 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 	int keep, sentall;
 
 	http_count(x, r->status);
+	/* It answered: a failure of the next request on it is no stale
+	 * pooled connection, and counts as a try. */
+	x->reused = 0;
 	/* Over TLS the body is sent once flushed and no record waits in
 	 * the engine for the socket. */
 	sentall = x->reqoff == x->reqlen && x->iooff == x->iolen
@@ -3053,10 +3078,9 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 		/* RFC 9110 9.3.2: HEAD's Content-Length is the GET's */
 		if (r->status == 200 && r->has_length && r->length == x->size) {
 			if (!x->st->renew) {
-				http_why(x->why, sizeof(x->why), "exists, "
-				    "upload skipped");
 				x->found = 1;
-				http_xfer_finish(x, HTTP_XFER_DONE, keep);
+				http_xfer_done(x, keep, "exists, upload "
+				    "skipped");
 				return;
 			}
 			/* S3: renewed by a copy onto itself, which moves
@@ -3079,10 +3103,9 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 		 * then we cannot see it, and the bytes are sent again.) */
 		if (r->status == 200 && sentall
 		    && strstr(r->errbody, "<CopyObjectResult") != 0) {
-			http_why(x->why, sizeof(x->why), "exists, renewed "
-			    "(copied onto itself)");
 			x->found = 1;
-			http_xfer_finish(x, HTTP_XFER_DONE, keep);
+			http_xfer_done(x, keep, "exists, renewed (copied onto "
+			    "itself)");
 			return;
 		}
 		/* Not renewed: a PUT of the bytes renews it as well. */
@@ -3104,12 +3127,12 @@ http_xfer_reply(struct http_xfer *x, int64_t now)
 			    "whole body was sent");
 			return;
 		}
-		if (*x->note)
+		if (*x->note) {
 			http_why(x->why, sizeof(x->why), "stored again, the "
 			    "copy onto itself answered %s", x->note);
-		else
-			http_why(x->why, sizeof(x->why), "stored");
-		http_xfer_finish(x, HTTP_XFER_DONE, keep);
+			http_xfer_finish(x, HTTP_XFER_DONE, keep);
+		} else
+			http_xfer_done(x, keep, "stored");
 		return;
 	}
 	http_xfer_refused(x, now, keep, "PUT");

@@ -1361,6 +1361,7 @@ smtp_got_reply(struct smtp_sess *s, int64_t now)
 			smtp_enter(s, SMTP_WAIT_CMD, now);
 			return;
 		}
+		msg_name(s->msg, s->id);
 		if ((s->pol_why = policy_verdict(s->cfg->policy, &s->pol)))
 			msg_passthru(s->msg);
 		smtp_relay(s);

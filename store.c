@@ -7,6 +7,7 @@
  *	int	store_init(cfg, why, len)
  *	struct msg *msg_new(cfg, why, len)
  *	void	msg_passthru(m)
+ *	void	msg_name(m, id)
  *	int	msg_feed(m, buf, len)
  *	int	msg_end(m, now)
  *	int	msg_state(m)
@@ -61,6 +62,8 @@
  *	DETACH_OBJECTS_MAX attachments per message; SPOOL_IO_MAX bytes per
  *	copy. Memory does not grow with message or attachment size.
  * DIAGNOSTICS
+ *	Each line about a message starts with the name msg_name() gave it
+ *	(the session's, "ID: "), so a cause can be tied to its message.
  *	Store failures are logged with the key; under on_store_failure =
  *	keep the part stays in the message, under tempfail the job ends in
  *	MSG_TEMPFAIL. So does a failure to spool an attachment. A failure
@@ -166,6 +169,7 @@ struct msg {
 	int	detached;
 	uint64_t saved;			/* raw bytes replaced, less link parts */
 	char	why[256];
+	char	pfx[24];		/* "ID: " of msg_name(), or "" */
 	/* output cursor */
 	uint64_t out_off;		/* next raw byte to hand out */
 	int	out_obj;		/* next object to consider */
@@ -785,7 +789,8 @@ msg_part_begin(void *ctx, const struct mime_part *part)
 	o = &m->obj[m->nobj];
 	memset(o, 0, sizeof(*o));
 	if ((o->fd = store_spool_open(m->cfg->spool_dir)) < 0) {
-		log_warn("spool %s: %s", m->cfg->spool_dir, strerror(errno));
+		log_warn("%sspool %s: %s", m->pfx, m->cfg->spool_dir,
+		    strerror(errno));
 		msg_spool_failed(m);
 		return (0);
 	}
@@ -806,7 +811,8 @@ msg_part_data(void *ctx, const unsigned char *p, size_t n)
 
 	store_sha_update(&o->sha, p, n);
 	if (store_write_all(o->fd, p, n) < 0) {
-		log_warn("spool %s: %s", m->cfg->spool_dir, strerror(errno));
+		log_warn("%sspool %s: %s", m->pfx, m->cfg->spool_dir,
+		    strerror(errno));
 		store_obj_drop(o);
 		msg_spool_failed(m);
 		return (-1);
@@ -895,6 +901,16 @@ msg_passthru(struct msg *m)
 	m->passthru = 1;
 }
 
+/* msg_name - the name this message's log lines start with (a session's
+ * queue ID); truncated, never more than the buffer */
+
+void
+msg_name(struct msg *m, const char *id)
+{
+	if (snprintf(m->pfx, sizeof(m->pfx), "%.16s: ", id) < 0)
+		m->pfx[0] = 0;
+}
+
 /*
  * msg_source - the raw message is already in fd, a regular file, from
  * its current offset on: it is read from there and not spooled again.
@@ -939,7 +955,7 @@ msg_feed(struct msg *m, const void *buf, size_t len)
 static void
 msg_obj_failed(struct msg *m, struct store_obj *o, const char *why)
 {
-	log_warn("store %.100s: %s", o->key, why);
+	log_warn("%sstore %.100s: %s", m->pfx, o->key, why);
 	o->state = STORE_OBJ_FAILED;
 	if (m->cfg->on_store_failure == CFG_FAIL_TEMPFAIL
 	    && m->state != MSG_TEMPFAIL) {
@@ -1037,8 +1053,8 @@ msg_end(struct msg *m, int64_t now)
 		/* The link part is built before the object is stored, so a
 		 * name too long for it never leaves an orphan object. */
 		if (msg_link(m, o) < 0) {
-			log_warn("link part for %.100s too long; kept in the "
-			    "message", o->key);
+			log_warn("%slink part for %.100s too long; kept in "
+			    "the message", m->pfx, o->key);
 			store_obj_drop(o);
 			continue;
 		}
@@ -1061,8 +1077,8 @@ msg_end(struct msg *m, int64_t now)
 			if (r == 1)
 				store_counts.dedup_hits++;
 			o->state = STORE_OBJ_STORED;
-			log_info("object %.100s size=%llu: %s", o->key,
-			    (unsigned long long)o->part.decoded, why);
+			log_info("%sobject %.100s size=%llu: %s", m->pfx,
+			    o->key, (unsigned long long)o->part.decoded, why);
 			continue;
 		}
 		ho.fd = o->fd;
@@ -1140,8 +1156,8 @@ msg_event(struct msg *m, const struct pollfd *pfd, int n, int64_t now)
 			o->state = STORE_OBJ_STORED;
 			if (http_xfer_found(o->xfer))
 				store_counts.dedup_hits++;
-			log_info("object %.100s size=%llu: %s", o->key,
-			    (unsigned long long)o->part.decoded,
+			log_info("%sobject %.100s size=%llu: %s", m->pfx,
+			    o->key, (unsigned long long)o->part.decoded,
 			    http_xfer_why(o->xfer));
 			break;
 		case HTTP_XFER_FAILED:
@@ -1198,7 +1214,8 @@ msg_read(struct msg *m, void *buf, size_t len)
 			m->out_obj++;
 			if (msg_link(m, o) < 0) {
 				/* No room for the link: keep the part. */
-				log_warn("link part for %.100s too long", o->key);
+				log_warn("%slink part for %.100s too long",
+				    m->pfx, o->key);
 				continue;
 			}
 			m->out_off = o->part.end;

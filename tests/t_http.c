@@ -972,6 +972,7 @@ test_urls(void)
 #include <unistd.h>
 
 #define FAKE_CONNS	4
+#define FAKE_SCRIPT	12	/* canned answers */
 
 /* A server in the test's own loop: one canned answer per request. */
 struct fake {
@@ -982,10 +983,11 @@ struct fake {
 	uint64_t body[FAKE_CONNS];	/* body bytes still to read */
 	int	pending[FAKE_CONNS];	/* request to answer */
 	int	drain[FAKE_CONNS];	/* answered early: drop input */
-	const char *answers[8];		/* per request, in order */
-	int	close_after[8];		/* close the connection after it */
+	const char *answers[FAKE_SCRIPT]; /* per request, in order */
+	int	close_after[FAKE_SCRIPT]; /* close the connection after it */
 	int	nreq;
 	int	early;			/* request answered before its body */
+	int	cut;			/* request reset as its head arrives */
 	int	accepts;
 	int	puts;
 	int	heads;
@@ -1036,10 +1038,11 @@ static void
 fake_answer(struct fake *f, int i)
 {
 	int k = f->pending[i];
-	const char *a = k < 8 && f->answers[k] ? f->answers[k] :
+	const char *a = k < FAKE_SCRIPT && f->answers[k] ? f->answers[k] :
 	    "HTTP/1.1 500 Out Of Script\r\nContent-Length: 0\r\n\r\n";
 
-	if (write(f->fd[i], a, strlen(a)) < 0 || (k < 8 && f->close_after[k])) {
+	if (write(f->fd[i], a, strlen(a)) < 0
+	    || (k < FAKE_SCRIPT && f->close_after[k])) {
 		close(f->fd[i]);
 		f->fd[i] = -1;
 	} else if (f->early && k == f->early) {
@@ -1066,6 +1069,16 @@ fake_request(struct fake *f, int i)
 	} else
 		f->heads++;
 	f->pending[i] = k;
+	if (f->cut && k == f->cut) {
+		/* a reset (SO_LINGER 0), no answer byte */
+		struct linger l = { 1, 0 };
+
+		(void)setsockopt(f->fd[i], SOL_SOCKET, SO_LINGER, &l,
+		    sizeof(l));
+		close(f->fd[i]);
+		f->fd[i] = -1;
+		return;
+	}
 	/* a PUT is answered once its body is in (fake_answer), but for
 	 * the early one: an error before the body, then the close */
 	if (f->body[i] == 0 || (f->early && k == f->early)) {
@@ -1278,6 +1291,10 @@ test_transfers(void)
 	rc = xfer_run(st, f, &o, why, sizeof(why));
 	t_ok(rc == HTTP_XFER_DONE && f->puts == 3,
 	    "xfer: 503 retried, then 100 Continue and 204 (%s)", why);
+	/* a store that fails and recovers must still show in the log */
+	t_ok(strncmp(why, "stored after 2 tries; last error: PUT http://",
+	    45) == 0 && strstr(why, ": 503 Service Unavailable: busy") != 0,
+	    "xfer: a success after a retry names the failure (%s)", why);
 
 	/* the server closes the idle pooled connection: a fresh one, no
 	 * try lost; then 401 with close: failure with the status line */
@@ -1295,6 +1312,21 @@ test_transfers(void)
 	    && strstr(why, "PUT http://127.0.0.1:") == why,
 	    "xfer: 401 fails with method, URL, status and body (%s)", why);
 	t_ok(f->accepts == 1, "xfer: a closed pooled connection is replaced");
+
+	/* a pooled connection that answered the HEAD is no stale one: its
+	 * PUT reset counts as a try, and the success names it */
+	f->answers[8] = head200;
+	rc = xfer_run(st, f, &o, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && f->accepts == 2,
+	    "xfer: a connection to the pool again (%s)", why);
+	f->answers[9] = r404;
+	f->cut = 10;
+	f->answers[11] = r201;
+	rc = xfer_run(st, f, &o, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && strncmp(why, "stored after 2 tries; "
+	    "last error: PUT http://", 45) == 0,
+	    "xfer: a PUT reset after the HEAD on a pooled connection is a "
+	    "try (%s)", why);
 
 	/* nobody listening: connect failures, tries, then the reason */
 	fake_close(f);
