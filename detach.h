@@ -483,6 +483,7 @@ extern void msg_event(struct msg *, const struct pollfd *, int, int64_t);
 extern ssize_t msg_read(struct msg *, void *, size_t);
 extern void msg_stats(const struct msg *, int *, uint64_t *, uint64_t *);
 extern const char *msg_why(const struct msg *);
+extern int msg_store_failed(const struct msg *);
 extern void msg_free(struct msg *);
 
 /*

@@ -1189,6 +1189,24 @@ smtp_fail_dot(struct smtp_sess *s, const char *code, const char *why,
 }
 
 /*
+ * smtp_job_failed - the message job ended in MSG_TEMPFAIL: the client
+ * is told whether the attachment store or our spool failed, so that a
+ * postmaster who reads the deferral looks at the right disk or server
+ */
+static void
+smtp_job_failed(struct smtp_sess *s, int64_t now)
+{
+	if (msg_store_failed(s->msg)) {
+		log_warn("%s: store failed: %s", s->id, msg_why(s->msg));
+		smtp_fail_dot(s, "4.3.0", "attachment store unavailable", now);
+	} else {
+		log_warn("%s: spool write error: %s", s->id,
+		    msg_why(s->msg));
+		smtp_fail_dot(s, "4.3.0", "queue file write error", now);
+	}
+}
+
+/*
  * smtp_policy_cmd - what a relayed command tells the policy, kept in
  * pol_pending until its reply: the lists the path of MAIL or RCPT is
  * in, or the skip_clients match of XFORWARD's ADDR (-1: none sent;
@@ -1409,8 +1427,7 @@ smtp_content(struct smtp_sess *s, int64_t now)
 		return (1);
 	}
 	if (msg_end(s->msg, now) < 0) {
-		log_warn("%s: spool write error: %s", s->id, msg_why(s->msg));
-		smtp_fail_dot(s, "4.3.0", "queue file write error", now);
+		smtp_job_failed(s, now);
 		return (1);
 	}
 	smtp_enter(s, SMTP_WAIT_STORE, now);
@@ -1580,10 +1597,7 @@ smtp_step(struct smtp_sess *s, int64_t now)
 			smtp_enter(s, SMTP_WAIT_SEND, now);
 			return (1);
 		case MSG_TEMPFAIL:
-			log_warn("%s: store failed: %s", s->id,
-			    msg_why(s->msg));
-			smtp_fail_dot(s, "4.3.0",
-			    "attachment store unavailable", now);
+			smtp_job_failed(s, now);
 			return (1);
 		default:
 			log_panic("%s: message state %d", s->id,

@@ -169,6 +169,7 @@ struct msg {
 	int	detached;
 	uint64_t saved;			/* raw bytes replaced, less link parts */
 	char	why[256];
+	int	store_failed;		/* why names the store, not the spool */
 	char	pfx[24];		/* "ID: " of msg_name(), or "" */
 	/* output cursor */
 	uint64_t out_off;		/* next raw byte to hand out */
@@ -960,6 +961,7 @@ msg_obj_failed(struct msg *m, struct store_obj *o, const char *why)
 	if (m->cfg->on_store_failure == CFG_FAIL_TEMPFAIL
 	    && m->state != MSG_TEMPFAIL) {
 		m->state = MSG_TEMPFAIL;
+		m->store_failed = 1;
 		snprintf(m->why, sizeof(m->why), "store: %.200s", why);
 	}
 }
@@ -1112,6 +1114,15 @@ const char *
 msg_why(const struct msg *m)
 {
 	return (m->why[0] ? m->why : "ok");
+}
+
+/* msg_store_failed - did the job end in MSG_TEMPFAIL for the store (1)
+ * or for the spool (0)? The client is told which. */
+
+int
+msg_store_failed(const struct msg *m)
+{
+	return (m->store_failed);
 }
 
 /* msg_poll - the descriptors the uploads of this message wait on */

@@ -108,6 +108,25 @@ fs_want() {
 	fi
 }
 
+# fs_told FAULT STAGE - a 4xx for the attachment's message names what
+# failed, so that the postmaster reading the deferral looks at the right
+# place: the attachment store, or detach's spool
+fs_told() {
+	case $(fa_res "$A") in
+	4??) ;;
+	*) return ;;
+	esac
+	if [ "$2" = store ]; then
+		fa_t "$1: the 4xx says the store failed" \
+		    grep -q '^<- 451 4.3.0 Error: attachment store unavailable' \
+		    "$T/c/$A.out"
+	else
+		fa_t "$1: the 4xx says the spool failed" \
+		    grep -q '^<- 451 4.3.0 Error: queue file write error' \
+		    "$T/c/$A.out"
+	fi
+}
+
 # pol_want - under keep a store failure keeps the part (250), under
 # tempfail it fails the message (4xx)
 pol_want() { [ "$pol" = keep ] && echo 250 || echo 4xx; }
@@ -122,6 +141,7 @@ fs_proxy() {
 	fs_pair "${6:-p}-$2-$3"
 	fp_mode "${6:-p}" pass
 	fs_want "$1, $3" "$4"
+	fs_told "$1, $3" store
 	fs_logged "$1, $3" "$5"
 	fa_check "$1 ($3)" "store" strict "$P" "$A"
 }
@@ -208,6 +228,7 @@ fs_fs() {
 	fs_pair "$1-$3" "$6"
 	fs_unstage "$4"
 	fs_want "$2, $3" "$7"
+	fs_told "$2, $3" "$9"
 	fs_logged "$2, $3" "$8"
 	fa_check "$2 ($3)" "$9" strict "$P" "$A"
 }
