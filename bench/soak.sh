@@ -1,0 +1,290 @@
+#!/bin/bash
+# soak.sh - many messages through a real Postfix and detach: none lost,
+# no link dead, no leak
+#
+# client (bench/soak.py, --conc sessions at once, several messages per
+# session) -> front smtpd (smtpd_proxy_filter) -> detach -> after-filter
+# smtpd -> queue -> virtual(8) maildirs (tests/peers/postfix.sh), first
+# with the dir store (served by nginx over http), then with nginx's
+# WebDAV over https with a test CA (tests/peers/nginx.sh). The mix is
+# in bench/soak.py: plain, one attachment, several, one of a pool
+# again and again (dedupe), a large one every --large-every messages,
+# and the messages of tests/corpus, each with a Message-ID of its own.
+#
+# Then, per store, counted from the outside: sent; acknowledged (250 at
+# the dot, as the client saw it); delivered exactly once by Message-ID;
+# lost (acknowledged, not delivered); duplicates; every attachment the
+# client made detached under its own SHA-256 (hashlib's, not ours);
+# every distinct X-Detach-URL fetched once with curl and its bytes'
+# SHA-256 compared with each X-Detach-SHA256 naming it (dead links);
+# objects in the store against distinct URLs; stray spool files (names
+# in spool_dir, ".tmp.*" in the dir store, descriptors of detach still
+# open on spool_dir once idle); detach's descriptors back to their
+# number before the first message; VmRSS and descriptors sampled every
+# second into a CSV, and the figure at the end no more than 10% above
+# the one after the first --mark messages (RSS with 8 KiB, two pages,
+# of slack: at a few MiB, whether glibc's heap top has one more page
+# in use depends on which sessions happened to be freed last, not on
+# how many messages went through). Prints ok/FAIL lines; exits 1 on
+# any FAIL.
+#
+# Usage: bench/soak.sh [-n N] [--https-n N] [--large-every K] [--mark M]
+#	[--stores "dir https"] [--record]	(as root, from the top)
+#	-n: messages per store (10000); --https-n: for the https store
+#	(same as -n); --large-every: one 25 MB attachment every K messages
+#	(500; 0: none); --mark: the RSS and descriptors compared with the
+#	end are those after M messages (500); --record: append the figures
+#	to bench/RESULTS.md. KEEP=1 keeps the temporary directory.
+
+cd "$(dirname "$0")/.." || exit 1
+. tests/peers/postfix.sh
+. tests/peers/nginx.sh
+
+N=10000
+HN=
+LARGE=500
+MARK=500
+STORES="dir https"
+RECORD=
+CONC=20
+while [ $# -gt 0 ]; do
+	case $1 in
+	-n) N=$2; shift ;;
+	--https-n) HN=$2; shift ;;
+	--large-every) LARGE=$2; shift ;;
+	--mark) MARK=$2; shift ;;
+	--stores) STORES=$2; shift ;;
+	--record) RECORD=1 ;;
+	*) echo "usage: bench/soak.sh [-n N] [--https-n N] [--large-every K] [--mark M] [--stores LIST] [--record]"; exit 2 ;;
+	esac
+	shift
+done
+HN=${HN:-$N}
+
+fails=0
+t() {	# t NAME COND...
+	local what=$1
+	shift
+	if "$@"; then echo "ok $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
+}
+
+for tool in postfix nginx openssl curl python3; do
+	command -v "$tool" >/dev/null || { echo "FAIL soak: $tool is not installed"; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "FAIL soak: Postfix needs root"; exit 1; }
+DETACH=${DETACH:-./detach}
+[ -x "$DETACH" ] || { echo "FAIL soak: build ./detach first"; exit 1; }
+
+T=$(mktemp -d /tmp/detach-soak.XXXXXX)
+chmod 755 "$T"
+DPID=
+PF=
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	nginx_stop
+	[ -n "$PF" ] && pf_stop
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+START=$(date +%s)
+
+HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
+mkdir -p "$T/ng/pki" "$T/ng/www/dir" "$T/ng/www/up" "$T/dspool"
+chown nobody: "$T/dspool" "$T/ng/www/dir"
+pki_make "$T/ng/pki" || { echo "FAIL soak: openssl could not make the test CA"; exit 1; }
+if ! nginx_start "$T/ng" "$HP" "$SP" "$OP" "$WP"; then
+	echo "FAIL soak: nginx did not start"
+	sed 's/^/# /' "$T/ng/logs/error.log"
+	exit 1
+fi
+CA=$T/ng/pki/ca.crt
+
+pf_init "$T/pf"
+pf_free_ports
+pf_start || { echo "FAIL soak: Postfix did not start"; exit 1; }
+SECRET=$(openssl rand -hex 32)
+
+# detach_start NAME STORE LINK - detach with that store; log $T/NAME.log
+detach_start() {
+	cat >"$T/$1.conf" <<-EOF
+	store = $2
+	link_base = $3
+	min_size = 10k
+	secret = $SECRET
+	spool_dir = $T/dspool
+	listen = 127.0.0.1:$PF_FILTER
+	forward = 127.0.0.1:$PF_AFTER
+	tls_ca_file = $CA
+	on_store_failure = tempfail
+	user = nobody
+	EOF
+	"$DETACH" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
+	DPID=$!
+	local i=0
+	while ! grep -qF "listening on 127.0.0.1:$PF_FILTER" "$T/$1.log"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "FAIL soak: detach did not listen"; sed 's/^/# /' "$T/$1.log"; exit 1; }
+		sleep 0.1
+	done
+}
+
+# pool_max - HTTP_POOL_MAX of detach.h: idle keep-alive connections
+# kept per store
+pool_max() { awk '$1 == "#define" && $2 == "HTTP_POOL_MAX" { print $3 }' detach.h; }
+
+# mailed TAG - messages in TAG's maildirs
+mailed() {
+	find "$PF/mail" -path "$PF/mail/$1[0-9]*/new/*" -type f | wc -l
+}
+
+# queue_drained TAG - until the queue is empty, as long as deliveries
+# go on (bounded: 30 s without one more delivered)
+queue_drained() {
+	local before after
+	after=$(mailed "$1")
+	while :; do
+		pf_queue_empty && return 0
+		before=$after
+		after=$(mailed "$1")
+		[ "$after" -gt "$before" ] || return 1
+		postqueue -c "$PF/etc" -f >/dev/null 2>&1
+	done
+}
+
+# val FILE NAME - the value of "NAME value" in FILE
+val() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
+
+# files_open PID - descriptors of PID other than sockets
+files_open() {
+	for l in /proc/"$1"/fd/*; do readlink "$l"; done | grep -vc '^socket:'
+}
+
+# soak NAME TAG N STORE LINK STOREDIR POOL - one store's run and its
+# counts; POOL: idle store connections detach may keep once idle
+soak() {
+	local name=$1 tag=$2 n=$3 store=$4 link=$5 sdir=$6 pool=$7 f r
+	local files0
+	detach_start "$name" "$store" "$link"
+	files0=$(files_open "$DPID")
+	echo "# $name: $n messages, store $store"
+	python3 bench/soak.py send "$PF_FRONT" "$n" "$tag" "$T/$name.tsv" \
+	    "$T/$name.csv" "$DPID" --conc "$CONC" --corpus tests/corpus \
+	    --large-every "$LARGE" --mark "$MARK" --pool "$pool" >"$T/$name.send"
+	t "$name: the queue drained" queue_drained "$tag"
+	python3 bench/soak.py check "$PF/mail" "$tag" "$T/$name.tsv" "$CA" \
+	    "$link" >"$T/$name.check"
+	f=$T/$name.send
+	r=$T/$name.check
+	sed -n 's/^# /# '"$name"': /p' "$r"
+	local sent acked once lost dups unexp urls dead mdead wrong pooled
+	sent=$(val "$r" sent); acked=$(val "$r" acked)
+	once=$(val "$r" delivered_once); lost=$(val "$r" lost)
+	dups=$(val "$r" duplicates); unexp=$(val "$r" unexpected)
+	urls=$(val "$r" distinct_urls); dead=$(val "$r" dead_links)
+	mdead=$(val "$r" messages_with_dead_links); wrong=$(val "$r" wrong_parts)
+	pooled=$(val "$r" pool_urls)
+	t "$name: sent $sent of $n" [ "$sent" = "$n" ]
+	t "$name: acknowledged (250) $acked of $sent" [ "$acked" = "$sent" ]
+	t "$name: delivered exactly once $once of $acked" [ "$once" = "$acked" ]
+	t "$name: lost $lost" [ "$lost" = 0 ]
+	t "$name: duplicates $dups" [ "$dups" = 0 ]
+	t "$name: delivered but not acknowledged $unexp" [ "$unexp" = 0 ]
+	t "$name: every attachment made detached with its SHA-256 (wrong $wrong)" \
+	    [ "$wrong" = 0 ]
+	t "$name: dead or wrong links $dead of $urls distinct ($mdead messages)" \
+	    [ "$urls" -gt 0 -a "$dead" = 0 -a "$mdead" = 0 ]
+	t "$name: the dedupe pool is $pooled objects" [ "$pooled" -le 4 ]
+	local objs tmps spool sfds
+	objs=$(find "$sdir" -mindepth 2 -type f | wc -l)
+	t "$name: objects in the store $objs, distinct URLs $urls" \
+	    [ "$objs" = "$urls" ]
+	tmps=$(find "$sdir" -maxdepth 1 -name '.tmp.*' | wc -l)
+	spool=$(ls -A "$T/dspool" | wc -l)
+	sfds=$(for l in /proc/"$DPID"/fd/*; do readlink "$l"; done |
+	    grep -c "^$T/dspool")
+	t "$name: stray files: spool $spool, store .tmp.* $tmps, spool fds $sfds" \
+	    [ "$spool" = 0 -a "$tmps" = 0 -a "$sfds" = 0 ]
+	local fds0 fdsm fdse rssm rsse
+	fds0=$(val "$f" fds_start); fdsm=$(val "$f" fds_mark); fdse=$(val "$f" fds_end)
+	rssm=$(val "$f" rss_mark); rsse=$(val "$f" rss_end)
+	t "$name: descriptors when idle $fdse, before $fds0 (+ $pool store connections)" \
+	    [ "$fdse" -le "$((fds0 + pool))" ]
+	t "$name: descriptors on files when idle $(files_open "$DPID"), before $files0" \
+	    [ "$(files_open "$DPID")" = "$files0" ]
+	t "$name: descriptors at the end $fdse, after $MARK messages $fdsm" \
+	    [ "$((fdse * 10))" -le "$((fdsm * 11))" ]
+	t "$name: VmRSS at the end $rsse KiB, after $MARK messages $rssm KiB" \
+	    [ "$((rsse * 10))" -le "$((rssm * 11 + 80))" ]
+	kill -TERM "$DPID"
+	wait "$DPID"
+	t "$name: detach exits 0 on SIGTERM" [ $? = 0 ]
+	DPID=
+	echo "# $name: $(val "$f" msgs_per_s) msg/s, $(val "$f" seconds) s;" \
+	    "VmRSS KiB start $(val "$f" rss_start) mark $rssm end $rsse" \
+	    "max $(val "$f" rss_max); fds start $fds0 mark $fdsm end $fdse;" \
+	    "$urls distinct URLs; $(grep -c 'warning' "$T/$name.log") warnings logged"
+	grep 'warning\|error' "$T/$name.log" | sort | uniq -c | sort -rn |
+	    head -5 | sed 's/^/# '"$name"': /'
+	if [ -n "$RECORD" ]; then
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+		    "$(date -u +%Y-%m-%d)" \
+		    "$(uname -m), $(nproc) cores; load $(cut -d' ' -f1 /proc/loadavg)" \
+		    "$(git rev-parse --short HEAD)" "$name" "$sent" "$acked" \
+		    "$once" "$lost" "$dups" "$dead of $urls" \
+		    "$((spool + tmps + sfds))" "$(val "$f" msgs_per_s)" \
+		    "$rssm / $rsse KiB" "$fdsm / $fdse" "$LARGE" >>"$T/record"
+	fi
+}
+
+for s in $STORES; do
+	case $s in
+	dir) soak dir u "$N" "dir:$T/ng/www/dir" "http://127.0.0.1:$HP/dir/" \
+	    "$T/ng/www/dir" 0 ;;
+	https) soak https b "$HN" "https://localhost:$SP/up/" \
+	    "https://localhost:$SP/up/" "$T/ng/www/up" "$(pool_max)" ;;
+	*) echo "FAIL soak: no store $s"; exit 1 ;;
+	esac
+done
+
+if [ -n "$RECORD" ] && [ -s "$T/record" ]; then
+	python3 - bench/RESULTS.md "$T/record" "$MARK" <<'EOF'
+import sys
+path, rows, mark = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3]
+text = open(path).read()
+head = "## Soak (bench/soak.sh)"
+if head not in text:
+	text = text.rstrip("\n") + "\n\n" + head + """
+
+`bench/soak.sh --record`: messages through client -> front smtpd ->
+detach -> after-filter smtpd -> virtual(8) maildirs at 20 concurrent
+sessions, the mix of bench/soak.py (plain, one attachment, several, a
+pool again and again, the messages of tests/corpus, one 25 MB
+attachment every "large" messages), first with the dir store served by
+nginx, then with nginx WebDAV over https. Delivered: exactly once, by
+Message-ID. Dead links: of the distinct X-Detach-URLs, fetched with curl
+and compared with X-Detach-SHA256. Stray: spool names, store .tmp.*,
+spool descriptors open after the run. RSS and descriptors after the
+first %s messages / at the end, detach idle.
+
+| date | machine | commit | store | sent | 250 | delivered | lost | duplicates | dead links | stray | msg/s | RSS mark / end | fds mark / end | large every |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+""" % mark
+	text += rows
+else:
+	# rows go at the end of the section's table
+	i = text.index(head)
+	j = text.find("\n## ", i + len(head))
+	j = len(text) if j < 0 else j + 1
+	sec = text[i:j].rstrip("\n") + "\n" + rows
+	text = text[:i] + sec + ("\n" + text[j:] if j < len(text) else "")
+open(path, "w").write(text if text.endswith("\n") else text + "\n")
+EOF
+	echo "# recorded in bench/RESULTS.md"
+fi
+echo "# soak: $(($(date +%s) - START)) s, $fails failed"
+if [ "$fails" -ne 0 ]; then
+	for l in "$T"/*.log; do echo "# $l:"; tail -5 "$l" | sed 's/^/#   /'; done
+	echo "# maillog:"; grep -i 'warning\|error\|fatal' "$PF/maillog" | tail -10 | sed 's/^/#   /'
+fi
+[ "$fails" = 0 ]
