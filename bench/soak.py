@@ -26,7 +26,7 @@
 # bytes, so the expected digests come from hashlib here, not from
 # detach.
 
-import base64, csv, hashlib, os, random, re, socket, subprocess, sys
+import argparse, base64, csv, hashlib, os, random, re, socket, subprocess, sys
 import tempfile, threading, time
 
 MIN_SIZE = 10 * 1024	# bench/soak.sh sets detach's min_size to this
@@ -172,7 +172,6 @@ def proc_sample(pid):
 
 
 def send(argv):
-	import argparse
 	ap = argparse.ArgumentParser(prog="soak.py send")
 	ap.add_argument("port", type=int)
 	ap.add_argument("n", type=int)
@@ -404,7 +403,8 @@ def check(argv):
 					bad.add(u)
 			except OSError:
 				bad.add(u)
-	os.unlink(os.path.join(tmp, "curl.cfg")) if urls else None
+	if urls:
+		os.unlink(os.path.join(tmp, "curl.cfg"))
 	os.rmdir(tmp)
 	msgs_dead = sum(1 for v in got.values() for p, links in v
 			if any(u in bad for u, s in links))

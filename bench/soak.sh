@@ -273,12 +273,15 @@ first %s messages / at the end, detach idle.
 """ % mark
 	text += rows
 else:
-	# rows go at the end of the section's table
+	# rows go after the last row of the section's table, before any
+	# notes under it
 	i = text.index(head)
 	j = text.find("\n## ", i + len(head))
 	j = len(text) if j < 0 else j + 1
-	sec = text[i:j].rstrip("\n") + "\n" + rows
-	text = text[:i] + sec + ("\n" + text[j:] if j < len(text) else "")
+	lines = text[i:j].split("\n")
+	k = max(n for n, l in enumerate(lines) if l.startswith("|"))
+	lines[k + 1:k + 1] = rows.rstrip("\n").split("\n")
+	text = text[:i] + "\n".join(lines) + text[j:]
 open(path, "w").write(text if text.endswith("\n") else text + "\n")
 EOF
 	echo "# recorded in bench/RESULTS.md"
