@@ -96,8 +96,9 @@ def from_corpus(path, msgid):
 
 
 class Mix:
-	def __init__(self, tag, corpus, large_every, large_size):
+	def __init__(self, tag, corpus, large_every, large_size, cut_every):
 		self.tag = tag
+		self.cut_every = cut_every
 		self.corpus = corpus_files(corpus) if corpus else []
 		self.large_every = large_every
 		self.large_size = large_size
@@ -112,6 +113,12 @@ class Mix:
 			d = os.urandom(self.large_size)
 			return ("large", msgid, multipart(h, [attachment(b"large.bin", d)]),
 				[hashlib.sha256(d).hexdigest()])
+		if self.cut_every and i % self.cut_every == self.cut_every // 2:
+			# the client goes away inside DATA: never to be delivered
+			ds = [os.urandom(random.randint(MIN_SIZE + 1, 200 * 1024))
+			      for _ in range(3)]
+			return ("cut", msgid, multipart(h, [attachment(
+				b"cut%d.bin" % j, d) for j, d in enumerate(ds)]), None)
 		k = i % 10
 		if k in (0, 1, 2) or (k in (8, 9) and not self.corpus):
 			return ("plain", msgid, h + b"Content-Type: text/plain\r\n\r\n"
@@ -186,8 +193,9 @@ def send(argv):
 	ap.add_argument("--large-size", type=int, default=25 * 1000 * 1000)
 	ap.add_argument("--mark", type=int, default=500)
 	ap.add_argument("--pool", type=int, default=0)
+	ap.add_argument("--cut-every", type=int, default=50)
 	a = ap.parse_args(argv)
-	mix = Mix(a.tag, a.corpus, a.large_every, a.large_size)
+	mix = Mix(a.tag, a.corpus, a.large_every, a.large_size, a.cut_every)
 	lock = threading.Lock()
 	state = {"next": 0, "done": 0, "acked": 0, "stop": False}
 	results = open(a.results, "w")
@@ -237,6 +245,16 @@ def send(argv):
 					code, text = reply(f)
 					if code[0] not in "23":
 						raise OSError(c.decode() + ": " + text)
+				if kind == "cut":
+					# somewhere past the first attachment's start
+					d = smtp_data(m)
+					s.sendall(d[:random.randint(len(d) // 3, len(d) - 4)])
+					s.close()
+					s = None
+					code, text = "CUT", "closed inside DATA"
+					record(i, kind, msgid, code, text, None)
+					i = take()
+					continue
 				s.sendall(smtp_data(m))
 				code, text = reply(f)
 				sent += 1
@@ -352,11 +370,14 @@ def delivered(root, tag):
 def check(argv):
 	root, tag, results, ca, link = argv
 	sent = acked = 0
+	cut = set()
 	want = {}	# Message-ID -> expected digests or None
 	for l in open(results):
 		i, msgid, kind, code, text, shas = l.rstrip("\n").split("\t")
 		sent += 1
-		if code == "250":
+		if code == "CUT":
+			cut.add(msgid)
+		elif code == "250":
 			acked += 1
 			want[msgid] = None if shas == "-" else (
 				sorted(shas.split(",")) if shas else [])
@@ -364,7 +385,8 @@ def check(argv):
 	once = sum(1 for k in want if len(got.get(k, [])) == 1)
 	lost = sorted(k for k in want if k not in got)
 	dups = sum(len(v) - 1 for v in got.values() if len(v) > 1)
-	unknown = sum(len(v) for k, v in got.items() if k not in want)
+	unknown = sum(len(v) for k, v in got.items()
+		      if k not in want and k not in cut)
 	# each attachment we made: detached, and its link names its digest
 	wrong_parts = 0
 	for k, w in want.items():
@@ -411,6 +433,8 @@ def check(argv):
 	nlinks = sum(len(links) for v in got.values() for p, links in v)
 	print("sent", sent)
 	print("acked", acked)
+	print("cut", len(cut))
+	print("cut_delivered", sum(len(got.get(k, [])) for k in cut))
 	print("delivered_once", once)
 	print("lost", len(lost))
 	print("duplicates", dups)

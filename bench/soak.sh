@@ -9,10 +9,12 @@
 # WebDAV over https with a test CA (tests/peers/nginx.sh). The mix is
 # in bench/soak.py: plain, one attachment, several, one of a pool
 # again and again (dedupe), a large one every --large-every messages,
-# and the messages of tests/corpus, each with a Message-ID of its own.
+# the messages of tests/corpus, each with a Message-ID of its own, and
+# every --cut-every messages a client that closes its connection inside
+# DATA (detach's abort path: nothing of it may be delivered or stay).
 #
 # Then, per store, counted from the outside: sent; acknowledged (250 at
-# the dot, as the client saw it); delivered exactly once by Message-ID;
+# the dot, as the client saw it) of those not cut; cut ones delivered; delivered exactly once by Message-ID;
 # lost (acknowledged, not delivered); duplicates; every attachment the
 # client made detached under its own SHA-256 (hashlib's, not ours);
 # every distinct X-Detach-URL fetched once with curl and its bytes'
@@ -28,11 +30,13 @@
 # how many messages went through). Prints ok/FAIL lines; exits 1 on
 # any FAIL.
 #
-# Usage: bench/soak.sh [-n N] [--https-n N] [--large-every K] [--mark M]
-#	[--stores "dir https"] [--record]	(as root, from the top)
+# Usage: bench/soak.sh [-n N] [--https-n N] [--large-every K]
+#	[--cut-every K] [--mark M] [--stores "dir https"] [--record]
+#	(as root, from the top)
 #	-n: messages per store (10000); --https-n: for the https store
 #	(same as -n); --large-every: one 25 MB attachment every K messages
-#	(500; 0: none); --mark: the RSS and descriptors compared with the
+#	(500; 0: none); --cut-every: one session that goes away inside
+#	DATA every K messages (50; 0: none); --mark: the RSS and descriptors compared with the
 #	end are those after M messages (500); --record: append the figures
 #	to bench/RESULTS.md (COMMIT=HASH names the commit when run outside
 #	a git checkout). KEEP=1 keeps the temporary directory.
@@ -44,6 +48,7 @@ cd "$(dirname "$0")/.." || exit 1
 N=10000
 HN=
 LARGE=500
+CUT=50
 MARK=500
 STORES="dir https"
 RECORD=
@@ -53,10 +58,11 @@ while [ $# -gt 0 ]; do
 	-n) N=$2; shift ;;
 	--https-n) HN=$2; shift ;;
 	--large-every) LARGE=$2; shift ;;
+	--cut-every) CUT=$2; shift ;;
 	--mark) MARK=$2; shift ;;
 	--stores) STORES=$2; shift ;;
 	--record) RECORD=1 ;;
-	*) echo "usage: bench/soak.sh [-n N] [--https-n N] [--large-every K] [--mark M] [--stores LIST] [--record]"; exit 2 ;;
+	*) echo "usage: bench/soak.sh [-n N] [--https-n N] [--large-every K] [--cut-every K] [--mark M] [--stores LIST] [--record]"; exit 2 ;;
 	esac
 	shift
 done
@@ -171,22 +177,26 @@ soak() {
 	echo "# $name: $n messages, store $store"
 	python3 bench/soak.py send "$PF_FRONT" "$n" "$tag" "$T/$name.tsv" \
 	    "$T/$name.csv" "$DPID" --conc "$CONC" --corpus tests/corpus \
-	    --large-every "$LARGE" --mark "$MARK" --pool "$pool" >"$T/$name.send"
+	    --large-every "$LARGE" --cut-every "$CUT" --mark "$MARK" --pool "$pool" >"$T/$name.send"
 	t "$name: the queue drained" queue_drained "$tag"
 	python3 bench/soak.py check "$PF/mail" "$tag" "$T/$name.tsv" "$CA" \
 	    "$link" >"$T/$name.check"
 	f=$T/$name.send
 	r=$T/$name.check
 	sed -n 's/^# /# '"$name"': /p' "$r"
-	local sent acked once lost dups unexp urls dead mdead wrong pooled
+	local sent acked cut cutd once lost dups unexp urls dead mdead wrong pooled
 	sent=$(val "$r" sent); acked=$(val "$r" acked)
+	cut=$(val "$r" cut); cutd=$(val "$r" cut_delivered)
 	once=$(val "$r" delivered_once); lost=$(val "$r" lost)
 	dups=$(val "$r" duplicates); unexp=$(val "$r" unexpected)
 	urls=$(val "$r" distinct_urls); dead=$(val "$r" dead_links)
 	mdead=$(val "$r" messages_with_dead_links); wrong=$(val "$r" wrong_parts)
 	pooled=$(val "$r" pool_urls)
 	t "$name: sent $sent of $n" [ "$sent" = "$n" ]
-	t "$name: acknowledged (250) $acked of $sent" [ "$acked" = "$sent" ]
+	t "$name: acknowledged (250) $acked of $((sent - cut)) complete" \
+	    [ "$acked" = "$((sent - cut))" ]
+	t "$name: cut inside DATA $cut, delivered $cutd" [ "$cutd" = 0 ] &&
+	    [ "$CUT" = 0 -o "$cut" -gt 0 ]
 	t "$name: delivered exactly once $once of $acked" [ "$once" = "$acked" ]
 	t "$name: lost $lost" [ "$lost" = 0 ]
 	t "$name: duplicates $dups" [ "$dups" = 0 ]
@@ -231,8 +241,8 @@ soak() {
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
 		    "$(date -u +%Y-%m-%d)" \
 		    "$(uname -m), $(nproc) cores; load $(cut -d' ' -f1 /proc/loadavg)" \
-		    "${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)}" "$name" "$sent" "$acked" \
-		    "$once" "$lost" "$dups" "$dead of $urls" \
+		    "${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)}" \
+		    "$name" "$sent" "$acked (+$cut cut)" "$once" "$lost" "$dups" "$dead of $urls" \
 		    "$((spool + tmps + sfds))" "$(val "$f" msgs_per_s)" \
 		    "$rssm / $rsse KiB" "$fdsm / $fdse" "$LARGE" >>"$T/record"
 	fi
