@@ -10,7 +10,8 @@
 #	SHA-256 of each attachment it expects to see detached). Samples
 #	PID's VmRSS and open descriptors every second into SAMPLES (CSV),
 #	and once more when all sessions are closed and PID is back to its
-#	descriptors before the first message (bounded wait).
+#	descriptors before the first message (bounded wait). With
+#	--hup-every S, sends PID a SIGHUP (reload) every S seconds.
 #   soak.py check MAILROOT TAG RESULTS CA LINK
 #	reads every delivered message of TAG's mailboxes, counts them by
 #	Message-ID against RESULTS, fetches every distinct X-Detach-URL
@@ -26,7 +27,8 @@
 # bytes, so the expected digests come from hashlib here, not from
 # detach.
 
-import argparse, base64, csv, hashlib, os, random, re, socket, subprocess, sys
+import argparse, base64, csv, hashlib, os, random, re, signal, socket
+import subprocess, sys
 import tempfile, threading, time
 
 MIN_SIZE = 10 * 1024	# bench/soak.sh sets detach's min_size to this
@@ -194,10 +196,11 @@ def send(argv):
 	ap.add_argument("--mark", type=int, default=500)
 	ap.add_argument("--pool", type=int, default=0)
 	ap.add_argument("--cut-every", type=int, default=50)
+	ap.add_argument("--hup-every", type=float, default=0)
 	a = ap.parse_args(argv)
 	mix = Mix(a.tag, a.corpus, a.large_every, a.large_size, a.cut_every)
 	lock = threading.Lock()
-	state = {"next": 0, "done": 0, "acked": 0, "stop": False}
+	state = {"next": 0, "done": 0, "acked": 0, "stop": False, "hups": 0}
 	results = open(a.results, "w")
 	rss0, fds0 = proc_sample(a.pid)
 
@@ -286,6 +289,13 @@ def send(argv):
 	mark = {}
 	t0 = time.monotonic()
 
+	def hupper():
+		while not state["stop"]:
+			time.sleep(a.hup_every)
+			if not state["stop"]:
+				os.kill(int(a.pid), signal.SIGHUP)
+				state["hups"] += 1
+
 	def sampler():
 		while not state["stop"]:
 			time.sleep(1)
@@ -303,6 +313,9 @@ def send(argv):
 
 	st = threading.Thread(target=sampler)
 	st.start()
+	if a.hup_every:
+		ht = threading.Thread(target=hupper)
+		ht.start()
 	ws = [threading.Thread(target=worker, args=(k,)) for k in range(a.conc)]
 	for w in ws:
 		w.start()
@@ -311,6 +324,8 @@ def send(argv):
 	secs = time.monotonic() - t0
 	state["stop"] = True
 	st.join()
+	if a.hup_every:
+		ht.join()
 	results.close()
 	# the end: every session closed, detach back to the descriptors it
 	# had before the first message, bar --pool idle store connections
@@ -329,6 +344,7 @@ def send(argv):
 	print("acked", state["acked"])
 	print("seconds %.1f" % secs)
 	print("msgs_per_s %.1f" % (a.n / secs))
+	print("hups", state["hups"])
 	print("rss_start", rss0)
 	print("fds_start", fds0)
 	print("rss_mark", mark["rss"])
@@ -411,7 +427,8 @@ def check(argv):
 			for j, u in enumerate(batch):
 				f.write('url = "%s"\noutput = "%s/%d"\n' % (
 					u.replace("\\", "\\\\").replace('"', '\\"'), tmp, j))
-		subprocess.run(["curl", "-sS", "--no-progress-meter", "--fail", "--cacert", ca,
+		subprocess.run(["curl", "-sS", "--no-progress-meter", "--fail",
+				"--cacert", ca,
 				"--parallel", "--parallel-max", "8", "-K", cfg])
 		for j, u in enumerate(batch):
 			p = os.path.join(tmp, str(j))

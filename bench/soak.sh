@@ -11,10 +11,13 @@
 # again and again (dedupe), a large one every --large-every messages,
 # the messages of tests/corpus, each with a Message-ID of its own, and
 # every --cut-every messages a client that closes its connection inside
-# DATA (detach's abort path: nothing of it may be delivered or stay).
+# DATA (detach's abort path: nothing of it may be delivered or stay);
+# and detach is told to reload (SIGHUP) every --hup-every seconds, so
+# that store generations are swapped under sessions in flight.
 #
 # Then, per store, counted from the outside: sent; acknowledged (250 at
-# the dot, as the client saw it) of those not cut; cut ones delivered; delivered exactly once by Message-ID;
+# the dot, as the client saw it) of those not cut; cut ones delivered;
+# delivered exactly once by Message-ID;
 # lost (acknowledged, not delivered); duplicates; every attachment the
 # client made detached under its own SHA-256 (hashlib's, not ours);
 # every distinct X-Detach-URL fetched once with curl and its bytes'
@@ -31,12 +34,19 @@
 # any FAIL.
 #
 # Usage: bench/soak.sh [-n N] [--https-n N] [--large-every K]
-#	[--cut-every K] [--mark M] [--stores "dir https"] [--record]
+#	[--cut-every K] [--hup-every S] [--mark M] [--stores "dir https"]
+#	[--label L] [--rss LIST] [--record]
 #	(as root, from the top)
 #	-n: messages per store (10000); --https-n: for the https store
 #	(same as -n); --large-every: one 25 MB attachment every K messages
 #	(500; 0: none); --cut-every: one session that goes away inside
-#	DATA every K messages (50; 0: none); --mark: the RSS and descriptors compared with the
+#	DATA every K messages (50; 0: none); --hup-every: SIGHUP detach
+#	(reload) every S seconds while the messages go (10; 0: never);
+#	--label: L-dir, L-https in the names of the checks; --rss: the
+#	stores whose RSS is checked ("dir https"; a sanitized build's
+#	quarantine holds freed memory; see tests/soak.test.sh for short
+#	runs);
+#	--mark: the RSS and descriptors compared with the
 #	end are those after M messages (500); --record: append the figures
 #	to bench/RESULTS.md (COMMIT=HASH names the commit when run outside
 #	a git checkout). KEEP=1 keeps the temporary directory.
@@ -49,6 +59,9 @@ N=10000
 HN=
 LARGE=500
 CUT=50
+HUP=10
+LABEL=
+RSS_STORES="dir https"
 MARK=500
 STORES="dir https"
 RECORD=
@@ -59,10 +72,13 @@ while [ $# -gt 0 ]; do
 	--https-n) HN=$2; shift ;;
 	--large-every) LARGE=$2; shift ;;
 	--cut-every) CUT=$2; shift ;;
+	--hup-every) HUP=$2; shift ;;
+	--label) LABEL=$2-; shift ;;
+	--rss) RSS_STORES=$2; shift ;;
 	--mark) MARK=$2; shift ;;
 	--stores) STORES=$2; shift ;;
 	--record) RECORD=1 ;;
-	*) echo "usage: bench/soak.sh [-n N] [--https-n N] [--large-every K] [--cut-every K] [--mark M] [--stores LIST] [--record]"; exit 2 ;;
+	*) sed -n '/^# Usage:/,/^$/p' "$0"; exit 2 ;;
 	esac
 	shift
 done
@@ -76,7 +92,8 @@ t() {	# t NAME COND...
 }
 
 for tool in postfix nginx openssl curl python3; do
-	command -v "$tool" >/dev/null || { echo "FAIL soak: $tool is not installed"; exit 1; }
+	command -v "$tool" >/dev/null ||
+	    { echo "FAIL soak: $tool is not installed"; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "FAIL soak: Postfix needs root"; exit 1; }
 DETACH=${DETACH:-./detach}
@@ -95,11 +112,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 START=$(date +%s)
+# where a sanitized build of detach, once it runs as nobody, writes its
+# reports (san/log.PID)
+mkdir "$T/san" && chown nobody: "$T/san"
+ASAN_OPTIONS="detect_leaks=1:log_path=$T/san/log${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+UBSAN_OPTIONS="print_stacktrace=1:log_path=$T/san/log${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export ASAN_OPTIONS UBSAN_OPTIONS
 
 HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
 mkdir -p "$T/ng/pki" "$T/ng/www/dir" "$T/ng/www/up" "$T/dspool"
 chown nobody: "$T/dspool" "$T/ng/www/dir"
-pki_make "$T/ng/pki" || { echo "FAIL soak: openssl could not make the test CA"; exit 1; }
+pki_make "$T/ng/pki" ||
+    { echo "FAIL soak: openssl could not make the test CA"; exit 1; }
 if ! nginx_start "$T/ng" "$HP" "$SP" "$OP" "$WP"; then
 	echo "FAIL soak: nginx did not start"
 	sed 's/^/# /' "$T/ng/logs/error.log"
@@ -126,19 +150,25 @@ detach_start() {
 	on_store_failure = tempfail
 	user = nobody
 	EOF
+	: >"$T/$1.log"
 	"$DETACH" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
 	DPID=$!
 	local i=0
 	while ! grep -qF "listening on 127.0.0.1:$PF_FILTER" "$T/$1.log"; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "FAIL soak: detach did not listen"; sed 's/^/# /' "$T/$1.log"; exit 1; }
+		[ $i -lt 100 ] && continue
+		echo "FAIL soak: detach did not listen"
+		sed 's/^/# /' "$T/$1.log"
+		exit 1
 		sleep 0.1
 	done
 }
 
 # pool_max - HTTP_POOL_MAX of detach.h: idle keep-alive connections
 # kept per store
-pool_max() { awk '$1 == "#define" && $2 == "HTTP_POOL_MAX" { print $3 }' detach.h; }
+pool_max() {
+	awk '$1 == "#define" && $2 == "HTTP_POOL_MAX" { print $3 }' detach.h
+}
 
 # mailed TAG - messages in TAG's maildirs
 mailed() {
@@ -177,7 +207,8 @@ soak() {
 	echo "# $name: $n messages, store $store"
 	python3 bench/soak.py send "$PF_FRONT" "$n" "$tag" "$T/$name.tsv" \
 	    "$T/$name.csv" "$DPID" --conc "$CONC" --corpus tests/corpus \
-	    --large-every "$LARGE" --cut-every "$CUT" --mark "$MARK" --pool "$pool" >"$T/$name.send"
+	    --large-every "$LARGE" --cut-every "$CUT" --hup-every "$HUP" \
+	    --mark "$MARK" --pool "$pool" >"$T/$name.send"
 	t "$name: the queue drained" queue_drained "$tag"
 	python3 bench/soak.py check "$PF/mail" "$tag" "$T/$name.tsv" "$CA" \
 	    "$link" >"$T/$name.check"
@@ -225,11 +256,23 @@ soak() {
 	    [ "$(files_open "$DPID")" = "$files0" ]
 	t "$name: descriptors at the end $fdse, after $MARK messages $fdsm" \
 	    [ "$((fdse * 10))" -le "$((fdsm * 11))" ]
+	case " $RSS_STORES " in *" ${name#"$LABEL"} "*)
 	t "$name: VmRSS at the end $rsse KiB, after $MARK messages $rssm KiB" \
-	    [ "$((rsse * 10))" -le "$((rssm * 11 + 80))" ]
+	    [ "$((rsse * 10))" -le "$((rssm * 11 + 80))" ] ;;
+	esac
+	local hups reloads
+	hups=$(val "$f" hups)
+	reloads=$(grep -c 'reload: new settings' "$T/$name.log")
+	t "$name: reloads logged $reloads, SIGHUPs sent $hups" \
+	    [ "$reloads" = "$hups" ]
 	kill -TERM "$DPID"
 	wait "$DPID"
 	t "$name: detach exits 0 on SIGTERM" [ $? = 0 ]
+	# a build with -fsanitize=address,undefined: its reports, leaks
+	# found at exit among them
+	t "$name: no sanitizer report" [ ! -e "$T/san/log.$DPID" ]
+	[ -e "$T/san/log.$DPID" ] && head -30 "$T/san/log.$DPID" | sed 's/^/# /'
+
 	DPID=
 	echo "# $name: $(val "$f" msgs_per_s) msg/s, $(val "$f" seconds) s;" \
 	    "VmRSS KiB start $(val "$f" rss_start) mark $rssm end $rsse" \
@@ -238,11 +281,13 @@ soak() {
 	grep 'warning\|error' "$T/$name.log" | sort | uniq -c | sort -rn |
 	    head -5 | sed 's/^/# '"$name"': /'
 	if [ -n "$RECORD" ]; then
-		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' \
 		    "$(date -u +%Y-%m-%d)" \
 		    "$(uname -m), $(nproc) cores; load $(cut -d' ' -f1 /proc/loadavg)" \
 		    "${COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)}" \
-		    "$name" "$sent" "$acked (+$cut cut)" "$once" "$lost" "$dups" "$dead of $urls" \
+		    "$name" "$sent" "$acked (+$cut cut)" "$once" "$lost" \
+		    "$dups" >>"$T/record"
+		printf ' %s | %s | %s | %s | %s | %s |\n' "$dead of $urls" \
 		    "$((spool + tmps + sfds))" "$(val "$f" msgs_per_s)" \
 		    "$rssm / $rsse KiB" "$fdsm / $fdse" "$LARGE" >>"$T/record"
 	fi
@@ -250,9 +295,10 @@ soak() {
 
 for s in $STORES; do
 	case $s in
-	dir) soak dir u "$N" "dir:$T/ng/www/dir" "http://127.0.0.1:$HP/dir/" \
+	dir) soak "${LABEL}dir" u "$N" "dir:$T/ng/www/dir" \
+	    "http://127.0.0.1:$HP/dir/" \
 	    "$T/ng/www/dir" 0 ;;
-	https) soak https b "$HN" "https://localhost:$SP/up/" \
+	https) soak "${LABEL}https" b "$HN" "https://localhost:$SP/up/" \
 	    "https://localhost:$SP/up/" "$T/ng/www/up" "$(pool_max)" ;;
 	*) echo "FAIL soak: no store $s"; exit 1 ;;
 	esac
