@@ -228,6 +228,13 @@ soak() {
 	    [ "$acked" = "$((sent - cut))" ]
 	t "$name: cut inside DATA $cut, delivered $cutd" [ "$cutd" = 0 ] &&
 	    [ "$CUT" = 0 -o "$cut" -gt 0 ]
+	# each cut reached detach as such: the front smtpd closed the
+	# proxy connection inside DATA, detach went its abort path
+	local eofs
+	eofs=$(grep -c 'lost connection .* in state WAIT_CONTENT: EOF in DATA' \
+	    "$T/$name.log")
+	t "$name: cuts detach logged as EOF in DATA $eofs of $cut" \
+	    [ "$eofs" = "$cut" ]
 	t "$name: delivered exactly once $once of $acked" [ "$once" = "$acked" ]
 	t "$name: lost $lost" [ "$lost" = 0 ]
 	t "$name: duplicates $dups" [ "$dups" = 0 ]
