@@ -22,14 +22,15 @@
 # The mix, by message index: plain text; one attachment; several
 # (and one under min_size that must stay); one of a small pool of
 # attachments again and again (dedupe); a message of tests/corpus
-# with its own Message-ID taken out and ours put first; and one large
-# attachment every --large-every messages. Attachments are random
+# with its own Message-ID taken out and ours put first; one large
+# attachment every --large-every messages; and every --cut-every
+# messages one with three attachments whose session is closed inside
+# DATA (reply "CUT": never to be delivered). Attachments are random
 # bytes, so the expected digests come from hashlib here, not from
 # detach.
 
 import argparse, base64, csv, hashlib, os, random, re, signal, socket
-import subprocess, sys
-import tempfile, threading, time
+import subprocess, sys, tempfile, threading, time
 
 MIN_SIZE = 10 * 1024	# bench/soak.sh sets detach's min_size to this
 
