@@ -33,8 +33,13 @@
 # those after the first --mark messages (RSS with 8 KiB, two pages, of
 # slack: at a few MiB, whether glibc's heap top has one more page in
 # use depends on which sessions happened to be freed last, not on how
-# many messages went through). Prints ok/FAIL lines; exits 1 on any
-# FAIL.
+# many messages went through). RSS is not live memory: detach keeps up
+# to PROXY_HEAP_KEEP (8 MiB, proxy.c) of freed session memory in its
+# heap for the next sessions, so RSS climbs in ever smaller steps as
+# sessions end in new orders, then stays flat (bench/RESULTS.md); a
+# leak would climb with the count of messages instead. LeakSanitizer,
+# in tests/soak.test.sh, is the exact check. Prints ok/FAIL lines;
+# exits 1 on any FAIL.
 #
 # Usage: bench/soak.sh [-n N] [--https-n N] [--large-every K]
 #	[--cut-every K] [--hup-every S] [--mark M] [--stores "dir https"]
