@@ -312,6 +312,7 @@ def send(argv):
 			if done >= a.mark and "rss" not in mark:
 				mark["rss"], mark["fds"] = rss, fds
 
+
 	st = threading.Thread(target=sampler)
 	st.start()
 	if a.hup_every:

@@ -103,6 +103,8 @@ for tool in postfix nginx openssl curl python3; do
 done
 [ "$(id -u)" = 0 ] || { echo "FAIL soak: Postfix needs root"; exit 1; }
 DETACH=${DETACH:-./detach}
+# gdb, when there, reads the live heap out of detach (malloc_stats())
+GDB=$(command -v gdb)
 [ -x "$DETACH" ] || { echo "FAIL soak: build ./detach first"; exit 1; }
 
 T=$(mktemp -d /tmp/detach-soak.XXXXXX)
@@ -202,6 +204,25 @@ queue_drained() {
 	done
 }
 
+# heap_stats PID - glibc's malloc_stats() called in PID by gdb: into its
+# log, the bytes malloc holds and those in use (live). Only while detach
+# is idle in poll(), never inside malloc; a signal during the call (a
+# SIGHUP) unwinds it rather than leave gdb's return frame on the stack.
+heap_stats() {
+	[ -n "$GDB" ] || return 0
+	gdb -p "$1" -batch -ex 'set unwindonsignal on' \
+	    -ex 'call (void)malloc_stats()' >/dev/null 2>&1
+}
+
+# heap_kib LOG N WHAT - the Nth total of malloc_stats() in LOG, in KiB:
+# WHAT "in use" or "system"
+heap_kib() {
+	awk -v n="$2" -v what="$3 bytes" '
+	    /^Total \(incl\. mmap\):/ { t = 1; next }
+	    t && index($0, what) == 1 { if (++k == n) print int($NF / 1024); }
+	    t && /^in use bytes/ { t = 0 }' "$1"
+}
+
 # val FILE NAME - the value of "NAME value" in FILE
 val() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
 
@@ -217,6 +238,7 @@ soak() {
 	local files0
 	detach_start "$name" "$store" "$link"
 	files0=$(files_open "$DPID")
+	heap_stats "$DPID"
 	echo "# $name: $n messages, store $store"
 	python3 bench/soak.py send "$PF_FRONT" "$n" "$tag" "$T/$name.tsv" \
 	    "$T/$name.csv" "$DPID" --conc "$CONC" --corpus tests/corpus \
@@ -280,6 +302,21 @@ soak() {
 	t "$name: VmRSS at the end $rsse KiB, after $MARK messages $rssm KiB" \
 	    [ "$((rsse * 10))" -le "$((rssm * 11 + 80))" ] ;;
 	esac
+	# the live heap, idle at the end against idle before the first
+	# message: what may stay is the connections still pooled (the
+	# descriptors above those before), each at most a struct http_tls
+	# (92680 bytes, BearSSL's buffers and contexts) and a little more;
+	# 64 KiB of slack for the rest (reloaded settings come and go in
+	# the same sizes). 56 KiB a connection seen.
+	heap_stats "$DPID"
+	local h0= h1= s1=
+	if [ -n "$GDB" ]; then
+		h0=$(heap_kib "$T/$name.log" 1 "in use")
+		h1=$(heap_kib "$T/$name.log" 2 "in use")
+		s1=$(heap_kib "$T/$name.log" 2 system)
+		t "$name: live heap idle at the end $h1 KiB, before the first message $h0 KiB (malloc holds $s1 KiB)" \
+		    [ -n "$h1" ] && [ "$h1" -le "$((h0 + (fdse - fds0) * 96 + 64))" ]
+	fi
 	local hups reloads
 	hups=$(val "$f" hups)
 	reloads=$(grep -c 'reload: new settings' "$T/$name.log")
@@ -309,7 +346,8 @@ soak() {
 		    "$dups" >>"$T/record"
 		printf ' %s | %s | %s | %s | %s | %s |\n' "$dead of $urls" \
 		    "$((spool + tmps + sfds))" "$(val "$f" msgs_per_s)" \
-		    "$rssm / $rsse KiB" "$fdsm / $fdse" "$LARGE" >>"$T/record"
+		    "$rssm / $rsse KiB${h1:+ (live heap $h0 / $h1)}" \
+		    "$fdsm / $fdse" "$LARGE" >>"$T/record"
 	fi
 }
 
