@@ -226,6 +226,9 @@ heap_kib() {
 	    t && /^in use bytes/ { t = 0 }' "$1"
 }
 
+# le A B - A is a number no greater than B
+le() { [ -n "$1" ] && [ "$1" -le "$2" ]; }
+
 # val FILE NAME - the value of "NAME value" in FILE
 val() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
 
@@ -264,8 +267,8 @@ soak() {
 	t "$name: sent $sent of $n" [ "$sent" = "$n" ]
 	t "$name: acknowledged (250) $acked of $((sent - cut)) complete" \
 	    [ "$acked" = "$((sent - cut))" ]
-	t "$name: cut inside DATA $cut, delivered $cutd" [ "$cutd" = 0 ] &&
-	    [ "$CUT" = 0 -o "$cut" -gt 0 ]
+	t "$name: cut inside DATA $cut, delivered $cutd" \
+	    [ "$cutd" = 0 -a \( "$CUT" = 0 -o "$cut" -gt 0 \) ]
 	# each cut reached detach as such: the front smtpd closed the
 	# proxy connection inside DATA, detach went its abort path
 	local eofs
@@ -318,7 +321,7 @@ soak() {
 		h1=$(heap_kib "$T/$name.log" 2 "in use")
 		s1=$(heap_kib "$T/$name.log" 2 system)
 		t "$name: live heap idle at the end $h1 KiB, before the first message $h0 KiB (malloc holds $s1 KiB)" \
-		    [ -n "$h1" ] && [ "$h1" -le "$((h0 + (fdse - fds0) * 96 + 64))" ]
+		    le "$h1" "$((h0 + (fdse - fds0) * 96 + 64))"
 	fi
 	local hups reloads
 	hups=$(val "$f" hups)
