@@ -12,7 +12,8 @@
 #	$PF/spool/private/detach-in  the after-filter smtpd, unix form
 # Mail for @example.test goes by virtual(8) to DIR/mail/USER/new.
 # $PF_AFTER_EXTRA: more "-o" lines for the after-filter smtpd.
-# pf_start, pf_stop, pf_count USER, pf_wait_count USER N, pf_sum_mail.
+# pf_free_ports [all] (after pf_init), pf_start, pf_stop, pf_count USER,
+# pf_wait_count USER N, pf_sum_mail.
 
 PF_DOC=${PF_DOC:-README.md}
 
@@ -97,6 +98,25 @@ EOF
 		    sed -e "s/127.0.0.1:10026/127.0.0.1:$PF_AFTER/"
 		printf '%s\n' "${PF_AFTER_EXTRA:-}" | sed -e '/^$/d'
 	} >>"$PF/etc/master.cf"
+}
+
+# pf_free_ports [all] - pf_init takes its ports from our pid: move any
+# that is taken (another run, another test), or with "all" every one
+# (after a start that failed, when another test took one meanwhile),
+# to a free one, in master.cf as in the variables (free_port of
+# tests/peers/nginx.sh)
+pf_free_ports() {
+	local v old new
+	for v in PF_FRONT PF_FRONT2 PF_DIRECT PF_AFTER PF_FILTER PF_FILTER2 \
+	    PF_UFRONT; do
+		old=${!v}
+		[ "${1:-}" = all ] ||
+		    (exec 3<>/dev/tcp/127.0.0.1/"$old") 2>/dev/null || continue
+		new=$(free_port)
+		sed -i -e "s/127\.0\.0\.1:$old\([^0-9]\|\$\)/127.0.0.1:$new\1/g" \
+		    "$PF/etc/master.cf"
+		printf -v "$v" %s "$new"
+	done
 }
 
 pf_start() {
