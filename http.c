@@ -148,6 +148,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1838,6 +1839,29 @@ http_ta_load(struct http_store *st, const char *file, char *why,
 	return (0);
 }
 
+/*
+ * http_tls_new, http_tls_free - a connection's TLS state (some 50 KiB,
+ * mostly its record buffer) straight from the kernel and back: a burst
+ * of uploads then leaves no high-water mark in the heap, where the
+ * proxy has malloc keep freed memory for its sessions (proxy.c).
+ */
+static struct http_tls *
+http_tls_new(void)
+{
+	void   *p;
+
+	p = mmap(0, sizeof(struct http_tls), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return (p == MAP_FAILED ? 0 : p);
+}
+
+static void
+http_tls_free(struct http_tls *t)
+{
+	if (t != 0)
+		(void)munmap(t, sizeof(*t));
+}
+
 /* http_conn_close - close and free a connection */
 static void
 http_conn_close(struct http_conn *c)
@@ -1846,7 +1870,7 @@ http_conn_close(struct http_conn *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->tls);
+	http_tls_free(c->tls);
 	free(c);
 }
 
@@ -2862,7 +2886,7 @@ http_xfer_ready(struct http_xfer *x, int64_t now)
 
 	x->addr = 0;	/* the next connect starts from the first again */
 	if (st->tls) {
-		if ((t = malloc(sizeof(*t))) == 0) {
+		if ((t = http_tls_new()) == 0) {
 			http_xfer_fail(x, "out of memory");
 			return;
 		}
