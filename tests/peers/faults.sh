@@ -134,7 +134,7 @@ fa_cleanup() {
 }
 
 fa_setup() {
-	local tool v old new
+	local tool
 	for tool in postfix postconf nginx curl python3 sha256sum base64; do
 		if ! command -v "$tool" >/dev/null; then
 			echo "FAIL faults: $tool is not installed"
@@ -181,20 +181,13 @@ fa_setup() {
 	# 60 s by default: the next sessions would wait that long.
 	postconf -c "$PF/etc" -e "smtpd_proxy_timeout = $FA_PROXY_TIMEOUT" \
 	    "service_throttle_time = 1s"
-	# pf_init takes its ports from our pid: move any that is taken to
-	# a free one, in master.cf as in the variables.
-	for v in PF_FRONT PF_FRONT2 PF_DIRECT PF_AFTER PF_FILTER PF_FILTER2 \
-	    PF_UFRONT; do
-		old=${!v}
-		(exec 3<>/dev/tcp/127.0.0.1/"$old") 2>/dev/null || continue
-		new=$(free_port)
-		sed -i -e "s/127\.0\.0\.1:$old\([^0-9]\|\$\)/127.0.0.1:$new\1/g" \
-		    "$PF/etc/master.cf"
-		printf -v "$v" %s "$new"
-	done
+	pf_free_ports
+	# Another test may take one of the ports between the check and
+	# the start: once more, all on new ports.
 	if ! pf_start; then
-		echo "FAIL faults: Postfix did not start"
-		exit 1
+		pf_stop
+		pf_free_ports all
+		pf_start || { echo "FAIL faults: Postfix did not start"; exit 1; }
 	fi
 	fa_until 100 fa_listens "$FA_GATE" || {
 		echo "FAIL faults: the store gate did not start"; exit 1; }
