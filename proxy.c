@@ -71,7 +71,8 @@
  *	is allocated once at accept and freed at close (struct smtp_sess,
  *	about 160 KB, of which an idle session touches a few pages: 1000
  *	idle sessions hold 26 MiB RSS); malloc keeps up to PROXY_HEAP_KEEP
- *	of freed memory for the next sessions.
+ *	of freed memory for the next sessions, and gives all it keeps back
+ *	once no session has run for PROXY_TRIM_IDLE_MS.
  * DIAGNOSTICS
  *	connect and disconnect lines per session, the transaction lines
  *	of smtp.c; warnings for failed accepts and connects; a line for
@@ -182,6 +183,8 @@ static struct proxy_linger proxy_lingers[PROXY_LINGER_MAX];
 static int proxy_nlinger;
 static struct proxy_sess *proxy_list;
 static int proxy_nsess;
+static int64_t proxy_idle_since = -1;	/* the last session's end, -1 if
+					 * one runs or the heap was given back */
 static unsigned proxy_serial;
 static int64_t proxy_accept_pause;	/* no accepts before this time */
 
@@ -633,6 +636,7 @@ proxy_accept(int lfd, struct proxy_cfg *pc, int64_t now)
 	ps->next = proxy_list;
 	proxy_list = ps;
 	proxy_nsess++;
+	proxy_idle_since = -1;
 	log_info("%s: connect from %s", id, peer);
 	if ((dfd = socket(pc->fwd.ss_family, SOCK_STREAM | SOCK_NONBLOCK
 	    | SOCK_CLOEXEC, 0)) < 0) {
@@ -697,7 +701,8 @@ proxy_free(struct proxy_sess *ps, int64_t now)
 		proxy_linger_add(ps->cfd, now);
 	proxy_cfg_unref(ps->pc);
 	free(ps);
-	proxy_nsess--;
+	if (--proxy_nsess == 0)
+		proxy_idle_since = now;
 }
 
 /* proxy_write_client - write what the session has for its client */
@@ -1091,6 +1096,30 @@ proxy_reload(const char *path, struct proxy_cfg *cur, int *lfd, int *nl,
 #define PROXY_HEAP_KEEP		(8 << 20)
 #define PROXY_HEAP_MMAP_MIN	(1 << 20)
 
+/*
+ * What malloc keeps is the high-water mark of the sessions and uploads
+ * of the busiest moment, scattered through the heap, not just at its
+ * top. Once no session has run for this long, all of it goes back to
+ * the kernel (malloc_trim): a quiet daemon is small again, and a busy
+ * one never pays for it.
+ */
+#define PROXY_TRIM_IDLE_MS	(5 * 1000)
+
+/* proxy_trim_idle - give the kept heap back once idle long enough; else
+ * bring the deadline dl forward to that moment */
+
+static void
+proxy_trim_idle(int64_t now, int64_t *dl)
+{
+	if (proxy_idle_since < 0)
+		return;
+	if (now - proxy_idle_since >= PROXY_TRIM_IDLE_MS) {
+		(void)malloc_trim(0);
+		proxy_idle_since = -1;
+	} else if (proxy_idle_since + PROXY_TRIM_IDLE_MS < *dl)
+		*dl = proxy_idle_since + PROXY_TRIM_IDLE_MS;
+}
+
 /* proxy_fdlimit - room for two descriptors a session and the uploads */
 
 static void
@@ -1291,6 +1320,7 @@ proxy_run(const char *path, struct cfg *cfg)
 		nmpfd = metrics_poll(stopping ? -1 : mlfd, pfd + npfd,
 		    1 + METRICS_CONN_MAX, &dl);
 		npfd += nmpfd;
+		proxy_trim_idle(now, &dl);
 		timeout = dl <= now ? 0 : (dl - now > 3600000 ? 3600000 :
 		    (int)(dl - now));
 		if (poll(pfd, npfd, timeout) < 0) {

@@ -196,6 +196,7 @@ def send(argv):
 	ap.add_argument("--large-size", type=int, default=25 * 1000 * 1000)
 	ap.add_argument("--mark", type=int, default=500)
 	ap.add_argument("--pool", type=int, default=0)
+	ap.add_argument("--idle", type=float, default=0)
 	ap.add_argument("--cut-every", type=int, default=50)
 	ap.add_argument("--hup-every", type=float, default=0)
 	a = ap.parse_args(argv)
@@ -337,6 +338,11 @@ def send(argv):
 		if fds <= fds0 + a.pool:
 			break
 		time.sleep(0.1)
+	# and idle for --idle seconds more, after which detach gives back
+	# the heap it keeps for busy times (proxy.c, PROXY_TRIM_IDLE_MS)
+	if a.idle:
+		time.sleep(a.idle + 1)
+		rss, fds = proc_sample(a.pid)
 	out.write("%.1f,%d,%d,%d,%d\n" % (time.monotonic() - t0, state["done"],
 		state["acked"], rss, fds))
 	out.close()

@@ -29,7 +29,9 @@
 # to an http store; reloads logged against SIGHUPs sent; exit 0 on
 # SIGTERM; no report from a sanitized build (DETACH=, see
 # tests/soak.test.sh). VmRSS and descriptors are sampled every second
-# into a CSV, and the figures at the end may be no more than 10% above
+# into a CSV, and the figures at the end (detach idle past
+# PROXY_TRIM_IDLE_MS of proxy.c, when it gives back the heap it keeps
+# for busy times) may be no more than 10% above
 # those after the first --mark messages (RSS with 8 KiB, two pages, of
 # slack: at a few MiB, whether glibc's heap top has one more page in
 # use depends on which sessions happened to be freed last, not on how
@@ -188,6 +190,13 @@ pool_max() {
 	awk '$1 == "#define" && $2 == "HTTP_POOL_MAX" { print $3 }' detach.h
 }
 
+# trim_idle - PROXY_TRIM_IDLE_MS of proxy.c in seconds, rounded up:
+# how long detach waits, idle, before it gives its kept heap back
+trim_idle() {
+	awk '$1 == "#define" && $2 == "PROXY_TRIM_IDLE_MS" {
+		gsub(/[()]/, ""); print int(($3 * $5 + 999) / 1000) }' proxy.c
+}
+
 # mailed TAG - messages in TAG's maildirs
 mailed() {
 	find "$PF/mail" -path "$PF/mail/$1[0-9]*/new/*" -type f | wc -l
@@ -249,7 +258,8 @@ soak() {
 	python3 bench/soak.py send "$PF_FRONT" "$n" "$tag" "$T/$name.tsv" \
 	    "$T/$name.csv" "$DPID" --conc "$CONC" --corpus tests/corpus \
 	    --large-every "$LARGE" --cut-every "$CUT" --hup-every "$HUP" \
-	    --mark "$MARK" --pool "$pool" >"$T/$name.send"
+	    --mark "$MARK" --pool "$pool" --idle "$(trim_idle)" \
+	    >"$T/$name.send"
 	t "$name: the queue drained" queue_drained "$tag"
 	python3 bench/soak.py check "$PF/mail" "$tag" "$T/$name.tsv" "$CA" \
 	    "$link" >"$T/$name.check"
