@@ -6,21 +6,16 @@
 # real Postfix and detach, with the dir store and then nginx over https;
 # ok/FAIL lines for sent, acknowledged, delivered once, lost, duplicates, the
 # attachments detached, dead links, stray spool files, descriptors, and
-# the dir store's RSS at the end against after the first 250 (the heap
-# still warming up before). Not the https store's RSS: each upload in
-# flight holds a TLS context of some 56 KB (BR_SSL_BUFSIZE_BIDI and the
-# engine), a session uploads its attachments at once, and 8 stay in the
-# pool, so in 500 messages the heap's high-water mark still climbs with
-# whichever peak of concurrent uploads came last (8% to 17% seen from
-# message 250 to 500; flat after some 1500 in the 10,000-message runs of
-# bench/RESULTS.md). Leaks are LeakSanitizer's part instead: 150
+# each store's RSS once detach is idle (it gives its kept heap back
+# after PROXY_TRIM_IDLE_MS without a session) against after the first
+# 250 messages. Leaks are LeakSanitizer's part as well: 150
 # messages per store through a detach built with AddressSanitizer and
 # UndefinedBehaviorSanitizer, reloaded five times a second, with one
 # session in 15 cut inside DATA; a block not freed at exit is a report.
 
 cd "$(dirname "$0")/.." || exit 1
 rc=0
-bash bench/soak.sh -n 500 --large-every 0 --mark 250 --rss dir \
+bash bench/soak.sh -n 500 --large-every 0 --mark 250 --rss "dir https" \
     --hup-every 2 || rc=1
 
 T=$(mktemp -d /tmp/detach-soaksan.XXXXXX)
