@@ -110,6 +110,16 @@ now() {
 	date +%s.%N
 }
 
+# elapsed T0 T1 - seconds between two times of now()
+elapsed() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# lesser X BEST - the smaller of two times; BEST empty at first
+lesser() {
+	awk -v x="$1" -v y="$2" 'BEGIN { print (y == "" || x < y) ? x : y }'
+}
+
 best_d=""
 best_r=""
 best_c=""
@@ -142,7 +152,7 @@ CONF
 	fi
 	r=$(awk '/Maximum resident set size/ { print $NF }' "$T/time.txt")
 	[ "$r" -gt "$rss" ] && rss=$r
-	d=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	d=$(elapsed "$t0" "$t1")
 
 	t0=$(now)
 	ref=$(reference)
@@ -151,19 +161,17 @@ CONF
 		echo "pipe.sh: reference digest differs" >&2
 		exit 1
 	fi
-	r=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	r=$(elapsed "$t0" "$t1")
 	echo "round $i: detach -p ${d}s, $refname ${r}s"
-	best_d=$(awk -v x="$d" -v y="$best_d" \
-	    'BEGIN { print (y == "" || x < y) ? x : y }')
+	best_d=$(lesser "$d" "$best_d")
 	t0=$(now)
 	dd if=/dev/zero of="$W/store/ceiling" bs=1M \
 	    count="$((SIZE_MB * 1000000 / 1048576))" conv=fsync 2>/dev/null
 	t1=$(now)
 	rm -f "$W/store/ceiling"
-	c=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	c=$(elapsed "$t0" "$t1")
 	echo "round $i: disk ceiling (write and fsync) ${c}s"
-	best_c=$(awk -v x="$c" -v y="$best_c" \
-	    'BEGIN { print (y == "" || x < y) ? x : y }')
+	best_c=$(lesser "$c" "$best_c")
 	t0=$(now)
 	h=$(openssl dgst -sha256 -r "$T/raw" | cut -d' ' -f1)
 	t1=$(now)
@@ -171,12 +179,10 @@ CONF
 		echo "pipe.sh: openssl digest differs" >&2
 		exit 1
 	fi
-	c=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	c=$(elapsed "$t0" "$t1")
 	echo "round $i: hash ceiling (openssl dgst -sha256) ${c}s"
-	best_h=$(awk -v x="$c" -v y="$best_h" \
-	    'BEGIN { print (y == "" || x < y) ? x : y }')
-	best_r=$(awk -v x="$r" -v y="$best_r" \
-	    'BEGIN { print (y == "" || x < y) ? x : y }')
+	best_h=$(lesser "$c" "$best_h")
+	best_r=$(lesser "$r" "$best_r")
 done
 
 mbs_d=$(awk -v n="$msg_bytes" -v t="$best_d" \
