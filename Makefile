@@ -40,6 +40,9 @@ $(OBJS): detach.h
 LIBSRCS	= $(SRCS)
 TOBJS	= $(SRCS:%.c=tests/obj/%.o)
 SOBJS	= $(SRCS:%.c=tests/sobj/%.o)
+# Kept, not removed as intermediates: the next make check reuses them,
+# and make check's last line stays its count.
+.SECONDARY: $(TOBJS) $(SOBJS)
 
 tests/obj/%.o: %.c detach.h
 	@mkdir -p tests/obj
