@@ -1173,17 +1173,15 @@ fake_io(struct fake *f, const struct pollfd *p, int n)
 	}
 }
 
-/* xfer_run - run one transfer and the fake server in one poll loop */
-static int
-xfer_run(struct http_store *st, struct fake *f, const struct http_object *o,
-    char *why, size_t whylen)
+/* xfer_drive - run a transfer and the fake server in one poll loop until
+ * the transfer ends */
+static void
+xfer_drive(struct http_xfer *x, struct fake *f)
 {
-	struct http_xfer *x;
 	struct pollfd p[16];
 	int64_t dl, now;
-	int n, m, i, rounds = 0, rc;
+	int n, m, i, rounds = 0;
 
-	x = http_xfer_new(st, o, clock_ms());
 	while (x && http_xfer_state(x) == HTTP_XFER_RUNNING && rounds++ < 100000) {
 		dl = INT64_MAX;
 		n = http_xfer_poll(x, p, 4, &dl);
@@ -1202,6 +1200,18 @@ xfer_run(struct http_store *st, struct fake *f, const struct http_object *o,
 		fake_io(f, p + n, m - n);
 		http_xfer_event(x, p, n, clock_ms());
 	}
+}
+
+/* xfer_run - run one transfer and the fake server in one poll loop */
+static int
+xfer_run(struct http_store *st, struct fake *f, const struct http_object *o,
+    char *why, size_t whylen)
+{
+	struct http_xfer *x;
+	int rc;
+
+	x = http_xfer_new(st, o, clock_ms());
+	xfer_drive(x, f);
 	rc = x ? http_xfer_state(x) : -1;
 	snprintf(why, whylen, "%s", x ? http_xfer_why(x) : "no transfer");
 	http_xfer_free(x);
@@ -1370,31 +1380,12 @@ get_run(struct http_store *st, struct fake *f, struct gsink *g, int *status,
     char *why, size_t whylen)
 {
 	struct http_xfer *x;
-	struct pollfd p[16];
-	int64_t dl, now;
-	int n, m, i, rounds = 0, rc;
+	int rc;
 
 	memset(g, 0, sizeof(*g));
 	x = http_get_new(st, "0123456789abcdef0123456789abcdef/a%20b.bin",
 	    g_sink, g, clock_ms());
-	while (x && http_xfer_state(x) == HTTP_XFER_RUNNING && rounds++ < 100000) {
-		dl = INT64_MAX;
-		n = http_xfer_poll(x, p, 4, &dl);
-		m = n;
-		p[m].fd = f->lfd;
-		p[m++].events = POLLIN;
-		for (i = 0; i < FAKE_CONNS; i++)
-			if (f->fd[i] >= 0) {
-				p[m].fd = f->fd[i];
-				p[m++].events = POLLIN;
-			}
-		now = clock_ms();
-		dl = dl > now ? dl - now : 0;
-		if (poll(p, (nfds_t)m, dl > 1000 ? 1000 : (int)dl) < 0)
-			break;
-		fake_io(f, p + n, m - n);
-		http_xfer_event(x, p, n, clock_ms());
-	}
+	xfer_drive(x, f);
 	rc = x ? http_xfer_state(x) : -1;
 	*status = x ? http_xfer_status(x) : -1;
 	snprintf(why, whylen, "%s", x ? http_xfer_why(x) : "no transfer");
