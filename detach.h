@@ -522,6 +522,10 @@ extern int sweep_dir(const char *, uint64_t, int64_t, struct sweep_stats *);
  * object was found due, 1 after it was moved aside. */
 extern void (*sweep_test_hook)(int, int, const char *);
 
+/* A test's look into a renewal in the dir store, between the look-up of
+ * the object and the setting of its time. */
+extern void (*store_test_hook)(const char *);
+
 /* The way back: an object by its key. */
 #define STORE_GET_OK		0
 #define STORE_GET_MISSING	1	/* no such object (404, 410, no file) */

@@ -147,6 +147,8 @@ struct store {
 
 static struct store *store_cur;
 
+void	(*store_test_hook)(const char *);
+
 /* Counters since the start, for store_stats(). */
 static struct store_stats store_counts;
 static const int64_t store_bounds[STORE_SECONDS_BUCKETS] =
@@ -648,6 +650,53 @@ store_dir_mkdir(const char *dir, const char *sub, char *why, size_t len)
 }
 
 /*
+ * store_dir_renew - set the time of an object already stored to now
+ *
+ * Returns 1 renewed, 0 when it must be stored anew, -1 with why.
+ *
+ * A sweep (sweep.c) may move the file aside, find its old time due and
+ * delete it between our look-up of the name and our setting of the
+ * time; utimensat() on a name has that window inside the kernel, and
+ * then sets the time of a deleted file. So the time is set through a
+ * descriptor and the name is looked at again: a file at the object's
+ * name with a time from now is one no sweep deletes (a sweep deletes
+ * only what it moved aside and saw due, and puts back only what it saw
+ * fresh). Anything else is stored anew.
+ */
+static int
+store_dir_renew(const char *path, uint64_t size, char *why, size_t len)
+{
+	struct stat st;
+	time_t	t0;
+	int	fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return (0);
+		snprintf(why, len, "renew %.200s: %s", path, strerror(errno));
+		return (-1);
+	}
+	t0 = time(0);
+	if (store_test_hook)
+		store_test_hook(path);
+	r = futimens(fd, 0);
+	(void)close(fd);
+	if (r < 0) {
+		snprintf(why, len, "renew %.200s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return (0);
+		snprintf(why, len, "renew %.200s: %s", path, strerror(errno));
+		return (-1);
+	}
+	/* File times come from a clock that may lag time() by a tick. */
+	return (S_ISREG(st.st_mode) && (uint64_t)st.st_size == size
+	    && st.st_mtime >= t0 - 1);
+}
+
+/*
  * store_dir_put - write <dir>/<hex32>/<name> atomically
  *
  * A temporary file in the store's root (".tmp.PID.SEQ": no object name
@@ -660,9 +709,10 @@ store_dir_mkdir(const char *dir, const char *sub, char *why, size_t len)
  *
  * This runs beside detach -x (sweep.c), which moves an expired object
  * aside before it deletes it and puts it back if its time was renewed
- * meanwhile. So a renewal that finds the object gone (ENOENT from the
- * stat or from utimensat) stores it anew; and a key directory the sweep
- * removed as empty between our mkdir and our rename is made again.
+ * meanwhile. So a renewal that cannot show the object fresh under its
+ * name (store_dir_renew()) stores it anew; and a key directory the
+ * sweep removed as empty between our mkdir and our rename is made
+ * again.
  */
 static int
 store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
@@ -672,7 +722,7 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 		tmp[CFG_LINE_MAX + 80];
 	static unsigned long seq;
 	struct stat st;
-	int	fd, tries;
+	int	fd, r, tries;
 
 	if (store_dir_paths(dir, o->key, o->part.name, sub, sizeof(sub),
 	    path, sizeof(path)) < 0
@@ -687,16 +737,13 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 			snprintf(why, len, "exists, not written again");
 			return (1);
 		}
-		if (utimensat(AT_FDCWD, path, 0, 0) == 0) {
-			snprintf(why, len, "exists, renewed");
-			return (1);
+		if ((r = store_dir_renew(path, o->part.decoded, why,
+		    len)) != 0) {
+			if (r > 0)
+				snprintf(why, len, "exists, renewed");
+			return (r);
 		}
-		if (errno != ENOENT) {
-			snprintf(why, len, "renew %.200s: %s", path,
-			    strerror(errno));
-			return (-1);
-		}
-		/* swept between our stat and utimensat: store it anew */
+		/* swept meanwhile: store it anew */
 	}
 	/* A name left by a crashed process with our pid is garbage. */
 	(void)unlink(tmp);

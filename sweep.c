@@ -23,22 +23,27 @@
  *	it may be for detach.
  *
  *	It runs beside detach serving mail. A message that announces an
- *	object again renews it: store_dir_put() stats it and sets its time
- *	with utimensat(), and when either finds it gone, stores it anew. The
- *	sweep, for an object it found due, (1) renames it to a name of its
- *	own in the same directory (".sweep.PID", atomic), (2) looks at the
- *	time of the file it moved, (3) deletes that file if still due, else
- *	links it back under its name, unless a new copy is there already,
- *	and removes its own name. Every order of the two works:
- *	  - renewal before (1): the sweep sees the new time at (2) and
- *	    puts the object back;
- *	  - renewal after (1): the object's name is gone, so the renewal
- *	    gets ENOENT and stores the object anew; the sweep deletes only
- *	    its own name's file, never the new one, and (3) does not link
- *	    over the new one (linkat fails with EEXIST);
- *	  - between (2) and (3) nobody can renew the file moved aside: its
- *	    name is the sweep's alone.
- *	So a renewed object is never deleted. A key directory is removed
+ *	object again renews it: store_dir_renew() opens it, sets its time,
+ *	then looks at the name again, and stores the object anew unless a
+ *	file with a time from now is there. The sweep, for an object it
+ *	found due, (1) renames it to a name of its own in the same
+ *	directory (".sweep.PID", atomic), (2) looks at the time of the file
+ *	it moved, (3) deletes that file if still due, else links it back
+ *	under its name, unless a new copy is there already, and removes its
+ *	own name. Every order of the two works:
+ *	  - time set before (2): the sweep sees the new time and puts the
+ *	    object back, or the renewal looked again before it did, found
+ *	    the name gone and stored the object anew;
+ *	  - time set after (2), on the file moved aside: the sweep deletes
+ *	    it, but the renewal's second look finds the name gone (nothing
+ *	    puts a file the sweep saw due back under it) and stores anew;
+ *	  - a new copy stored meanwhile: the sweep deletes only its own
+ *	    name's file, and (3) does not link over the new one (linkat
+ *	    fails with EEXIST).
+ *	So an object whose renewal succeeded is never deleted. The second
+ *	look is what makes this hold: setting the time on a name, as
+ *	utimensat() does, can land on the file the sweep moved aside after
+ *	the sweep has looked at it. A key directory is removed
  *	with rmdir only, which fails on one that is not empty; detach makes
  *	it again if the sweep removed it between its mkdir and its rename.
  * LIMITS

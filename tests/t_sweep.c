@@ -135,11 +135,26 @@ t_now(void)
 	return ((int64_t)time(0));
 }
 
+static int store_hook_deleted;
+
+/* t_store_hook - a whole sweep inside a message's renewal */
+
+static void
+t_store_hook(const char *path)
+{
+	struct sweep_stats s;
+
+	(void)path;
+	sweep_dir(cfg.store + 4, cfg.expire_s, t_now(), &s);
+	store_hook_deleted = s.deleted;
+}
+
 static void
 t_race(void)
 {
 	struct sweep_stats s;
 	struct stat st;
+	int	ok;
 
 	cfg.expire_s = EXPIRE;
 	t_ok(t_job() && t_fresh(), "object stored at <dir>/<key>/doc.pdf");
@@ -171,6 +186,19 @@ t_race(void)
 	    "renewed after the move: the old copy deleted, the new one kept");
 	t_ok(t_no_leftover(), "renewed after the move: nothing left aside");
 	sweep_test_hook = 0;
+
+	/* A sweep that moves, looks and deletes between the renewal's
+	 * look-up and its setting of the time (a window utimensat() on a
+	 * name has inside the kernel): the time lands on a deleted file,
+	 * so the renewal must see that and store the object anew. */
+	t_age(objpath, EXPIRE + SWEEP_GRACE_S + 3600);
+	store_hook_deleted = 0;
+	store_test_hook = t_store_hook;
+	ok = t_job();
+	store_test_hook = 0;
+	t_ok(store_hook_deleted == 1 && ok && t_fresh(),
+	    "swept inside the renewal: stored anew, whole, fresh");
+	t_ok(t_no_leftover(), "swept inside the renewal: nothing left aside");
 
 	/* no message: deleted, with its key directory */
 	t_age(objpath, EXPIRE + SWEEP_GRACE_S + 3600);
