@@ -110,6 +110,11 @@
  * time needs another sweep to find it empty in that instant. */
 #define STORE_MKDIR_TRIES	3
 
+/* Random hex digits in the names a dir store and a sweep make for
+ * themselves (".tmp.*", ".sweep.*"): hosts sharing a store over NFS
+ * may run processes with the same pid. 64 bits: no two meet. */
+#define STORE_NONCE_LEN		16
+
 /* detach -x deletes an object this long after expire has passed since
  * its time: the notice may give the date alone, read in any time zone,
  * and the link is written a little after the object's time is set. */
@@ -522,9 +527,14 @@ extern int sweep_dir(const char *, uint64_t, int64_t, struct sweep_stats *);
  * object was found due, 1 after it was moved aside. */
 extern void (*sweep_test_hook)(int, int, const char *);
 
-/* A test's look into a renewal in the dir store, between the look-up of
- * the object and the setting of its time. */
-extern void (*store_test_hook)(const char *);
+/* A test's look into the dir store between its steps, with the path:
+ * a renewal after its open and after its time set, a key directory
+ * just made. */
+#define STORE_HOOK_RENEW	0
+#define STORE_HOOK_RENEWED	1
+#define STORE_HOOK_MKDIR	2
+extern void (*store_test_hook)(int, const char *);
+extern int store_nonce(char [STORE_NONCE_LEN + 1]);
 
 /* The way back: an object by its key. */
 #define STORE_GET_OK		0

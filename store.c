@@ -83,6 +83,7 @@
  *	which leaves the fsync the tail when spool and store share a file
  *	system; across file systems the copy and its fsync still block.
  */
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sendfile.h>
 #include <errno.h>
@@ -147,7 +148,7 @@ struct store {
 
 static struct store *store_cur;
 
-void	(*store_test_hook)(const char *);
+void	(*store_test_hook)(int, const char *);
 
 /* Counters since the start, for store_stats(). */
 static struct store_stats store_counts;
@@ -601,6 +602,25 @@ store_fsync_dir(const char *dir)
 }
 
 /*
+ * store_nonce - 16 random hex digits, for names in a store that other
+ * hosts may share: a pid is unique on one host only. -1 if the kernel
+ * gives no random bytes.
+ */
+int
+store_nonce(char out[STORE_NONCE_LEN + 1])
+{
+	unsigned char b[STORE_NONCE_LEN / 2];
+	ssize_t	n;
+
+	while ((n = getrandom(b, sizeof(b), 0)) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(b))
+		return (-1);
+	s3_hex(out, b, sizeof(b));
+	return (0);
+}
+
+/*
  * store_link_spool - give an unlinked spool file the name tmp, when the
  * spool and the store share a file system: no copy of the bytes. The
  * spool's O_TMPFILE file is linked through /proc/self/fd (linkat with
@@ -639,7 +659,12 @@ store_dir_mkdir(const char *dir, const char *sub, char *why, size_t len)
 	if (mkdir(sub, 0755) == 0) {
 		/* Readable by the web server whatever our umask (Postfix's
 		 * master sets 077), and the new name made durable. */
-		if (chmod(sub, 0755) < 0 || store_fsync_dir(dir) < 0) {
+		if (store_test_hook)
+			store_test_hook(STORE_HOOK_MKDIR, sub);
+		/* A sweep may remove it, empty, at once: our rename then
+		 * fails with ENOENT and makes it again. */
+		if ((chmod(sub, 0755) < 0 && errno != ENOENT)
+		    || store_fsync_dir(dir) < 0) {
 			snprintf(why, len, "mkdir %.200s: %s", sub,
 			    strerror(errno));
 			return (-1);
@@ -654,55 +679,45 @@ store_dir_mkdir(const char *dir, const char *sub, char *why, size_t len)
 /*
  * store_dir_renew - set the time of an object already stored to now
  *
- * Returns 1 renewed, 0 when it must be stored anew, -1 with why.
+ * Returns 1 renewed, 0 when it must be stored anew: gone, replaced, or
+ * a file we cannot renew (the new copy is renamed over it).
  *
  * A sweep (sweep.c) may move the file aside, find its old time due and
  * delete it between our look-up of the name and our setting of the
  * time; utimensat() on a name has that window inside the kernel, and
  * then sets the time of a deleted file. So the time is set through a
- * descriptor and the name is looked at again: a file at the object's
- * name with a time from now is one no sweep deletes (a sweep deletes
- * only what it moved aside and saw due, and puts back only what it saw
- * fresh). Anything else is stored anew.
+ * descriptor, made durable (a crash must not bring the old time back
+ * after the link went out), and the name is looked at again: only if it
+ * still leads to the file we renewed is the object safe from a sweep,
+ * which deletes only what it moved aside and saw due.
  */
 static int
-store_dir_renew(const char *path, uint64_t size, char *why, size_t len)
+store_dir_renew(const char *path)
 {
-	struct stat st;
-	time_t	t0;
-	int	fd, r;
+	struct stat now, st;
+	int	fd, ok;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
-			return (0);
-		snprintf(why, len, "renew %.200s: %s", path, strerror(errno));
-		return (-1);
-	}
-	t0 = time(0);
+	/* Not a FIFO's open that waits, nor a symbolic link (never one
+	 * of ours: the sweep does not follow them either). */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW
+	    | O_CLOEXEC)) < 0)
+		return (0);
 	if (store_test_hook)
-		store_test_hook(path);
-	r = futimens(fd, 0);
+		store_test_hook(STORE_HOOK_RENEW, path);
+	ok = futimens(fd, 0) == 0 && fsync(fd) == 0 && fstat(fd, &now) == 0;
+	if (ok && store_test_hook)
+		store_test_hook(STORE_HOOK_RENEWED, path);
+	ok = ok && stat(path, &st) == 0 && st.st_dev == now.st_dev
+	    && st.st_ino == now.st_ino;
 	(void)close(fd);
-	if (r < 0) {
-		snprintf(why, len, "renew %.200s: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return (0);
-		snprintf(why, len, "renew %.200s: %s", path, strerror(errno));
-		return (-1);
-	}
-	/* File times come from a clock that may lag time() by a tick. */
-	return (S_ISREG(st.st_mode) && (uint64_t)st.st_size == size
-	    && st.st_mtime >= t0 - 1);
+	return (ok);
 }
 
 /*
  * store_dir_put - write <dir>/<hex32>/<name> atomically
  *
- * A temporary file in the store's root (".tmp.PID.SEQ": no object name
- * starts with a dot), synced, then renamed into its key directory: a
+ * A temporary file in the store's root (".tmp.PID.SEQ.NONCE": no object
+ * name starts with a dot), synced, then renamed into its key directory: a
  * reader never sees half a file. An existing file of the same size is
  * the same object (same key), so it is kept; under renew (expire set)
  * its time is set to now, since a link announced again must live its
@@ -722,14 +737,19 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 {
 	char	sub[CFG_LINE_MAX + 40], path[CFG_LINE_MAX + 40 + MIME_NAME_MAX],
 		tmp[CFG_LINE_MAX + 80];
+	char	nonce[STORE_NONCE_LEN + 1];
 	static unsigned long seq;
 	struct stat st;
-	int	fd, r, tries;
+	int	fd, tries;
 
+	if (store_nonce(nonce) < 0) {
+		snprintf(why, len, "getrandom: %s", strerror(errno));
+		return (-1);
+	}
 	if (store_dir_paths(dir, o->key, o->part.name, sub, sizeof(sub),
 	    path, sizeof(path)) < 0
-	    || snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu", dir,
-	    (long)getpid(), ++seq) >= (int)sizeof(tmp)) {
+	    || snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu.%s", dir,
+	    (long)getpid(), ++seq, nonce) >= (int)sizeof(tmp)) {
 		snprintf(why, len, "store path too long");
 		return (-1);
 	}
@@ -739,16 +759,12 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 			snprintf(why, len, "exists, not written again");
 			return (1);
 		}
-		if ((r = store_dir_renew(path, o->part.decoded, why,
-		    len)) != 0) {
-			if (r > 0)
-				snprintf(why, len, "exists, renewed");
-			return (r);
+		if (store_dir_renew(path)) {
+			snprintf(why, len, "exists, renewed");
+			return (1);
 		}
-		/* swept meanwhile: store it anew */
+		/* swept meanwhile, or not ours to renew: store it anew */
 	}
-	/* A name left by a crashed process with our pid is garbage. */
-	(void)unlink(tmp);
 	if (store_link_spool(o->fd, tmp) < 0) {
 		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0644)) < 0) {

@@ -8,7 +8,7 @@
  * DESCRIPTION
  *	The dir store (store.c) writes each object at <root>/<key>/<name>,
  *	key 32 lowercase hex digits, name a sanitized file name that never
- *	starts with a dot; its temporary files are <root>/.tmp.PID.SEQ.
+ *	starts with a dot; its temporary files are <root>/.tmp.PID.SEQ.NONCE.
  *	sweep_dir() deletes the objects whose time (mtime: set when stored,
  *	and again by each message that announces the object anew) is older
  *	than expire_s plus SWEEP_GRACE_S, prints one line for each on
@@ -23,29 +23,31 @@
  *	it may be for detach.
  *
  *	It runs beside detach serving mail. A message that announces an
- *	object again renews it: store_dir_renew() opens it, sets its time,
- *	then looks at the name again, and stores the object anew unless a
- *	file with a time from now is there. The sweep, for an object it
- *	found due, (1) renames it to a name of its own in the same
- *	directory (".sweep.PID", atomic), (2) looks at the time of the file
+ *	object again renews it: store_dir_renew() opens it, sets its time
+ *	through the descriptor, then looks at the name again, and stores the
+ *	object anew unless the name still leads to the file it renewed. The
+ *	sweep, for an object it found due, (1) renames it to a name of its
+ *	own in the same directory (".sweep.PID.NONCE", atomic, unique even
+ *	among hosts sharing the store), (2) looks at the time of the file
  *	it moved, (3) deletes that file if still due, else links it back
  *	under its name, unless a new copy is there already, and removes its
  *	own name. Every order of the two works:
  *	  - time set before (2): the sweep sees the new time and puts the
- *	    object back, or the renewal looked again before it did, found
- *	    the name gone and stored the object anew;
+ *	    file back, or the renewal looked again before it did, found
+ *	    the name gone or leading elsewhere and stored the object anew;
  *	  - time set after (2), on the file moved aside: the sweep deletes
- *	    it, but the renewal's second look finds the name gone (nothing
- *	    puts a file the sweep saw due back under it) and stores anew;
+ *	    it, but nothing puts a file the sweep saw due back under the
+ *	    name, so the renewal's second look does not find it there and
+ *	    stores anew;
  *	  - a new copy stored meanwhile: the sweep deletes only its own
  *	    name's file, and (3) does not link over the new one (linkat
  *	    fails with EEXIST).
  *	So an object whose renewal succeeded is never deleted. The second
  *	look is what makes this hold: setting the time on a name, as
  *	utimensat() does, can land on the file the sweep moved aside after
- *	the sweep has looked at it. A key directory is removed
- *	with rmdir only, which fails on one that is not empty; detach makes
- *	it again if the sweep removed it between its mkdir and its rename.
+ *	the sweep has looked at it. A key directory is removed with rmdir
+ *	only, which fails on one that is not empty; detach makes it again
+ *	if the sweep removed it between its mkdir and its rename.
  * LIMITS
  *	Directory entries are read one at a time; memory does not grow with
  *	the store.
@@ -56,9 +58,13 @@
  * BUGS
  *	Between (1) and (3) of a renewed object, a download of it may find
  *	nothing for an instant.
- *	A sweep killed between (1) and (3) leaves ".sweep.PID" behind: the
+ *	A sweep killed between (1) and (3) leaves ".sweep.*" behind: the
  *	object under its own name is missing until a message stores it
  *	again. Such files are not swept; remove them by hand.
+ *	The argument above takes the file system's word for names at once,
+ *	as a local one gives it. An NFS client may answer the renewal's
+ *	second look from its cache of names for a moment after another
+ *	host's sweep moved the file.
  */
 #include <sys/stat.h>
 #include <dirent.h>
@@ -120,9 +126,14 @@ static int
 sweep_object(int kfd, const char *key, const char *name, uint64_t expire_s,
     int64_t now, struct stat *st)
 {
-	char	aside[64];
+	char	aside[64], nonce[STORE_NONCE_LEN + 1];
 
-	snprintf(aside, sizeof(aside), ".sweep.%ld", (long)getpid());
+	if (store_nonce(nonce) < 0) {
+		log_warn("getrandom: %s", strerror(errno));
+		return (-1);
+	}
+	snprintf(aside, sizeof(aside), ".sweep.%ld.%s", (long)getpid(),
+	    nonce);
 	if (sweep_test_hook)
 		sweep_test_hook(0, kfd, name);
 	if (renameat(kfd, name, kfd, aside) < 0) {

@@ -135,18 +135,52 @@ t_now(void)
 	return ((int64_t)time(0));
 }
 
-static int store_hook_deleted;
+static int store_hook_at = -1, store_hook_done;
 
-/* t_store_hook - a whole sweep inside a message's renewal */
-
+/*
+ * t_store_hook - at one point of the dir store, once: a whole sweep
+ * inside a renewal (RENEW); an old copy of the object renamed over its
+ * name after the renewal set the time (RENEWED); a new key directory
+ * removed, empty, as a sweep would (MKDIR). store_hook_done counts what
+ * was done.
+ */
 static void
-t_store_hook(const char *path)
+t_store_hook(int point, const char *path)
 {
 	struct sweep_stats s;
+	char	old[800];
+	int	fd;
 
-	(void)path;
-	sweep_dir(cfg.store + 4, cfg.expire_s, t_now(), &s);
-	store_hook_deleted = s.deleted;
+	if (point != store_hook_at || store_hook_done)
+		return;
+	if (point == STORE_HOOK_RENEW) {
+		sweep_dir(cfg.store + 4, cfg.expire_s, t_now(), &s);
+		store_hook_done = (int)s.deleted;
+	} else if (point == STORE_HOOK_RENEWED) {
+		snprintf(old, sizeof(old), "%s/old-copy", tmpdir);
+		if ((fd = open(old, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0
+		    || write(fd, att, strlen(att)) != (ssize_t)strlen(att)
+		    || close(fd) < 0)
+			return;
+		t_age(old, EXPIRE + SWEEP_GRACE_S + 3600);
+		store_hook_done = rename(old, path) == 0;
+	} else if (point == STORE_HOOK_MKDIR)
+		store_hook_done = rmdir(path) == 0;
+}
+
+/* t_job_hooked - one message with the store's hook at one point */
+
+static int
+t_job_hooked(int point)
+{
+	int	ok;
+
+	store_hook_at = point;
+	store_hook_done = 0;
+	store_test_hook = t_store_hook;
+	ok = t_job();
+	store_test_hook = 0;
+	return (ok && store_hook_done == 1);
 }
 
 static void
@@ -154,7 +188,6 @@ t_race(void)
 {
 	struct sweep_stats s;
 	struct stat st;
-	int	ok;
 
 	cfg.expire_s = EXPIRE;
 	t_ok(t_job() && t_fresh(), "object stored at <dir>/<key>/doc.pdf");
@@ -192,13 +225,20 @@ t_race(void)
 	 * name has inside the kernel): the time lands on a deleted file,
 	 * so the renewal must see that and store the object anew. */
 	t_age(objpath, EXPIRE + SWEEP_GRACE_S + 3600);
-	store_hook_deleted = 0;
-	store_test_hook = t_store_hook;
-	ok = t_job();
-	store_test_hook = 0;
-	t_ok(store_hook_deleted == 1 && ok && t_fresh(),
+	t_ok(t_job_hooked(STORE_HOOK_RENEW) && t_fresh(),
 	    "swept inside the renewal: stored anew, whole, fresh");
 	t_ok(t_no_leftover(), "swept inside the renewal: nothing left aside");
+	if (!t_fresh())
+		(void)t_job();
+
+	/* Another file put under the name after the time was set (an
+	 * old copy, the same bytes): the renewal did not land on what is
+	 * there now, so the object is stored anew. */
+	t_age(objpath, EXPIRE + SWEEP_GRACE_S + 3600);
+	t_ok(t_job_hooked(STORE_HOOK_RENEWED) && t_fresh(),
+	    "name replaced after the renewal: stored anew, fresh");
+	if (!t_fresh())
+		(void)t_job();
 
 	/* no message: deleted, with its key directory */
 	t_age(objpath, EXPIRE + SWEEP_GRACE_S + 3600);
@@ -209,8 +249,11 @@ t_race(void)
 	t_ok(stat(keydir, &st) < 0 && errno == ENOENT,
 	    "its empty key directory removed");
 
-	/* after that, a message stores it again (the key dir made anew) */
-	t_ok(t_job() && t_fresh(), "stored again after the sweep");
+	/* after that, a message stores it again (the key dir made anew),
+	 * even when a sweep removes the new key directory, still empty,
+	 * right after our mkdir */
+	t_ok(t_job_hooked(STORE_HOOK_MKDIR) && t_fresh(),
+	    "stored again after the sweep, its new key directory removed once");
 
 	/* a message renews an old object */
 	t_age(objpath, 10 * DAY);
@@ -222,6 +265,38 @@ t_race(void)
 	t_ok(t_job() && stat(objpath, &st) == 0
 	    && st.st_mtime < time(0) - 9 * DAY,
 	    "expire = 0: a message leaves the time alone");
+}
+
+/*
+ * t_shared - a store shared by hosts: another host's sweep, with our
+ * pid, has a file aside in the same key directory. Our sweep must not
+ * take that name (rename would replace the file, then delete it).
+ */
+static void
+t_shared(void)
+{
+	struct sweep_stats s;
+	char	other[800], buf[64];
+	ssize_t	n;
+	int	fd;
+
+	cfg.expire_s = EXPIRE;
+	t_ok(t_job() && t_fresh(), "shared store: object stored");
+	snprintf(other, sizeof(other), "%s/.sweep.%ld", keydir,
+	    (long)getpid());
+	if ((fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0
+	    || write(fd, "another host's", 14) != 14 || close(fd) < 0)
+		t_ok(0, "shared store: write %s", other);
+	t_age(objpath, EXPIRE + SWEEP_GRACE_S + 3600);
+	sweep_dir(cfg.store + 4, cfg.expire_s, t_now(), &s);
+	n = -1;
+	if ((fd = open(other, O_RDONLY)) >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		(void)close(fd);
+	}
+	t_ok(s.deleted == 1 && n == 14 && memcmp(buf, "another host's",
+	    14) == 0, "shared store: another host's aside file untouched");
+	(void)unlink(other);
 }
 
 int
@@ -246,6 +321,7 @@ main(void)
 	snprintf(keydir, sizeof(keydir), "%s/store/%s", tmpdir, key);
 	snprintf(objpath, sizeof(objpath), "%s/doc.pdf", keydir);
 	t_race();
+	t_shared();
 	store_shutdown();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
