@@ -34,14 +34,16 @@
 
 fails=0
 
-# t - one check; COND is any command (eval for a compound one)
+# t - one check; COND is any command (eval for a compound one). Its
+# local has a name of its own: bash scopes dynamically, and a caller's
+# "local name" must stay what it was, for COND and after.
 t() {
-	local name=$1
+	local t_name=$1
 	shift
 	if "$@"; then
-		echo "ok $name"
+		echo "ok $t_name"
 	else
-		echo "FAIL $name"
+		echo "FAIL $t_name"
 		fails=$((fails + 1))
 	fi
 }
