@@ -10,11 +10,11 @@
 #	need_detach NAME	$DETACH (./detach unless set) is built, else
 #				"FAIL NAME: build ./detach first" and exit 1
 #	tmp_dir NAME [HOOK]	T, a fresh /tmp/detach-NAME.XXXXXX; at exit
-#				HOOK, a command line as trap takes it, runs
-#				(stop peers, kill processes), then
-#				T is removed, unless KEEP is set (kept for a
-#				look after a failure); INT and TERM exit 1,
-#				through the same cleanup
+#				HOOK (a command line, as trap takes it: stop
+#				peers, kill processes) runs, then T is removed
+#				unless KEEP is set (kept for a look after a
+#				failure); INT and TERM exit 1 through the same
+#				cleanup
 #	make_att_msg DIR SUBJECT SIZE [FILENAME [SUBTYPE]]
 #				DIR/att.bin, SIZE random bytes, and
 #				DIR/msg.eml, a message built by Python's
