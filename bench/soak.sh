@@ -62,6 +62,7 @@
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
 . tests/peers/nginx.sh
+. tests/peers/common.sh
 
 N=10000
 HN=
@@ -92,38 +93,24 @@ while [ $# -gt 0 ]; do
 done
 HN=${HN:-$N}
 
-fails=0
-t() {	# t NAME COND...
-	local what=$1
-	shift
-	if "$@"; then echo "ok $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
-
-for tool in postfix nginx openssl curl python3; do
-	command -v "$tool" >/dev/null ||
-	    { echo "FAIL soak: $tool is not installed"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL soak: Postfix needs root"; exit 1; }
-DETACH=${DETACH:-./detach}
+need_tools soak postfix nginx openssl curl python3
+need_root soak
+need_detach soak
 # gdb, when there, reads the live heap out of detach (malloc_stats());
 # not out of a sanitized build, whose malloc is its own and whose heap
 # check is LeakSanitizer's
 GDB=$(command -v gdb)
 grep -qa __asan_init "$DETACH" && GDB=
-[ -x "$DETACH" ] || { echo "FAIL soak: build ./detach first"; exit 1; }
 
-T=$(mktemp -d /tmp/detach-soak.XXXXXX)
-chmod 755 "$T"
 DPID=
 PF=
-cleanup() {
+stop_all() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
 	nginx_stop
 	[ -n "$PF" ] && pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+tmp_dir soak stop_all
+chmod 755 "$T"
 START=$(date +%s)
 # where a sanitized build of detach, once it runs as nobody, writes its
 # reports (san/log.PID)
@@ -416,10 +403,10 @@ open(path, "w").write(text if text.endswith("\n") else text + "\n")
 EOF
 	echo "# recorded in bench/RESULTS.md"
 fi
-echo "# soak: $(($(date +%s) - START)) s, $fails failed"
+echo "# soak: $(($(date +%s) - START)) s"
 if [ "$fails" -ne 0 ]; then
 	for l in "$T"/*.log; do echo "# $l:"; tail -5 "$l" | sed 's/^/#   /'; done
 	echo "# maillog:"; grep -i 'warning\|error\|fatal' "$PF/maillog" |
 	    grep -v 'aliases\.db\|NIS domain' | tail -10 | sed 's/^/#   /'
 fi
-[ "$fails" = 0 ]
+finish soak

@@ -9,54 +9,21 @@
 
 cd "$(dirname "$0")/.." || exit 1
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL expiry: build ./detach first"; exit 1; }
-for tool in python3 sha256sum openssl stat touch find; do
-	command -v "$tool" >/dev/null || { echo "FAIL expiry: no $tool"; exit 1; }
-done
-
-T=$(mktemp -d /tmp/detach-expiry.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM
+need_detach expiry
+need_tools expiry python3 sha256sum openssl stat touch find
+tmp_dir expiry
 mkdir -p "$T/store" "$T/spool"
 SECRET=$(openssl rand -hex 32)
 
 # a message with a 50 kB attachment of random bytes
-python3 - "$T" <<'EOF'
-import email.message, os, sys
-d = sys.argv[1]
-data = os.urandom(50000)
-open(os.path.join(d, "att.bin"), "wb").write(data)
-m = email.message.EmailMessage()
-m["From"] = "a@example.org"
-m["To"] = "b@example.org"
-m["Subject"] = "expiry test"
-m.set_content("see attached\n")
-m.add_attachment(data, maintype="application", subtype="octet-stream",
-                 filename="report.bin")
-open(os.path.join(d, "msg.eml"), "wb").write(bytes(m))
-EOF
-WANT=$(sha256sum <"$T/att.bin" | cut -d' ' -f1)
+make_att_msg "$T" "expiry test" 50000 report.bin
 
-conf() {	# conf NAME LINE...
-	n=$1
-	shift
-	{
-		echo "store = dir:$T/store"
-		echo "link_base = https://files.example.org/"
-		echo "min_size = 1k"
-		echo "secret = $SECRET"
-		echo "spool_dir = $T/spool"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/$n.conf"
-}
+# the lines of every conf NAME LINE...
+CONF_BASE=("store = dir:$T/store" "link_base = https://files.example.org/"
+    "min_size = 1k" "secret = $SECRET" "spool_dir = $T/spool")
+
 send() {	# send CONF: detach -p; exit code
 	"$DETACH" -p -c "$T/$1.conf" <"$T/msg.eml" >"$T/$1.out" 2>"$T/$1.err"
 	echo $?
@@ -169,5 +136,4 @@ t "sweep beside detach -p: no name left aside" \
     [ -z "$(find "$T/store" -name '.sweep.*' -o -name '.tmp.*' |
     grep -v -e "$T/store/.tmp.99.1" -e "$K2/.tmp.1.1")" ]
 
-echo "expiry: $fails failed"
-[ "$fails" = 0 ]
+finish expiry

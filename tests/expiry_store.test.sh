@@ -14,27 +14,11 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/peers/nginx.sh
 . tests/peers/s3rver.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in nginx openssl curl python3 node sha256sum; do
-	command -v "$tool" >/dev/null || { echo "FAIL expiry_store: no $tool"; exit 1; }
-done
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL expiry_store: build ./detach first"; exit 1; }
-
-T=$(mktemp -d /tmp/detach-exps.XXXXXX)
-cleanup() {
-	nginx_stop
-	s3rver_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+need_tools expiry_store nginx openssl curl python3 node sha256sum
+need_detach expiry_store
+tmp_dir expiry_store "nginx_stop; s3rver_stop"
 
 HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
 S3P=$(free_port)
@@ -50,36 +34,13 @@ LINK=https://files.example.org/
 NAME='devis été.pdf'
 ENAME=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$NAME")
 
-python3 - "$T" "$NAME" <<'EOF'
-import email.message, os, sys
-d, name = sys.argv[1], sys.argv[2]
-data = os.urandom(200000)
-open(os.path.join(d, "att.bin"), "wb").write(data)
-m = email.message.EmailMessage()
-m["From"] = "a@example.org"
-m["To"] = "b@example.org"
-m["Subject"] = "renewal test"
-m.set_content("see attached\n")
-m.add_attachment(data, maintype="application", subtype="pdf", filename=name)
-open(os.path.join(d, "msg.eml"), "wb").write(bytes(m))
-EOF
-WANT=$(sha256sum <"$T/att.bin" | cut -d' ' -f1)
+make_att_msg "$T" "renewal test" 200000 "$NAME" pdf
 SECRET=$(openssl rand -hex 32)
 
-conf() {	# conf NAME LINE...
-	n=$1
-	shift
-	{
-		echo "link_base = $LINK"
-		echo "min_size = 1k"
-		echo "secret = $SECRET"
-		echo "spool_dir = $T/spool"
-		echo "tls_ca_file = $CA"
-		echo "upload_timeout = 20s"
-		echo "on_store_failure = tempfail"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/$n.conf"
-}
+# the lines of every conf NAME LINE...
+CONF_BASE=("link_base = $LINK" "min_size = 1k" "secret = $SECRET"
+    "spool_dir = $T/spool" "tls_ca_file = $CA" "upload_timeout = 20s"
+    "on_store_failure = tempfail")
 run() {	# run NAME: exit code
 	timeout 120 "$DETACH" -p -c "$T/$1.conf" <"$T/msg.eml" >"$T/$1.out" \
 	    2>"$T/$1.err"
@@ -195,5 +156,4 @@ t "s3 copy: Content-Type and Content-Disposition sent again" \
 t "s3 copy answered 200 <Error>: the bytes are PUT instead (exit $rc)" \
     [ "$rc" = 0 -a "$(tr '\n' ' ' <"$T/fake.srv")" = "HEAD PUT copy PUT " ]
 
-echo "expiry_store: $fails failed"
-[ "$fails" = 0 ]
+finish expiry_store

@@ -11,15 +11,9 @@
 cd "$(dirname "$0")/.." || exit 1
 # Run from make check: the make below is not one of its jobs.
 unset MAKEFLAGS MFLAGS MAKELEVEL
-fails=0
-t() {	# t NAME COND...
-	local name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 [ -x ./detach ] || { echo "FAIL install: build ./detach first"; exit 1; }
-T=$(mktemp -d /tmp/detach-install.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmp_dir install
 
 # layout ROOT - "MODE PATH" of every file and link under ROOT, sorted
 layout() {
@@ -95,4 +89,4 @@ touch "$D/usr/local/sbin/other" "$D/usr/local/share/doc/detach/local-note"
 make -s uninstall DESTDIR="$D" >/dev/null 2>&1
 t "uninstall keeps files it did not install" \
     eval "[ -e $D/usr/local/sbin/other ] && [ -e $D/usr/local/share/doc/detach/local-note ]"
-exit 0
+finish install

@@ -9,16 +9,10 @@
 # Prints ok/FAIL lines.
 
 cd "$(dirname "$0")/.." || exit 1
-fails=0
-t() {	# t NAME COND...
-	local name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-command -v mandoc >/dev/null || { echo "FAIL man: mandoc is not installed"; exit 1; }
+. tests/peers/common.sh
+need_tools man mandoc
 [ -x ./detach ] || { echo "FAIL man: build ./detach first"; exit 1; }
-T=$(mktemp -d /tmp/detach-man.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmp_dir man
 
 for m in detach.8 detach.conf.5; do
 	mandoc -Tlint -Wwarning "$m" >"$T/lint" 2>&1
@@ -86,4 +80,4 @@ for o in $opts; do
 done
 t "detach.8: synopsis has every option of detach -h${missing:+ (missing:$missing)}" \
     [ -n "$opts" -a -z "$missing" ]
-exit 0
+finish man

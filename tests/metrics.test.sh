@@ -15,33 +15,20 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
 . tests/peers/nginx.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in postfix nginx openssl python3 curl promtool; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL metrics: $tool is not installed"
-		exit 1
-	fi
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL metrics: Postfix tests need root"; exit 1; }
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL metrics: build ./detach first"; exit 1; }
+need_tools metrics postfix nginx openssl python3 curl promtool
+need_root metrics
+need_detach metrics
 
-T=$(mktemp -d /tmp/detach-metrics.XXXXXX)
-chmod 755 "$T"
 DPID=
-cleanup() {
+stop_all() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
 	nginx_stop
 	pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
+tmp_dir metrics stop_all
+chmod 755 "$T"
 
 PF_AFTER_EXTRA="  -o smtpd_end_of_data_restrictions=check_sender_access,texthash:$T/pf/etc/sender_access"
 pf_init "$T/pf"
@@ -421,4 +408,4 @@ if [ "$fails" -ne 0 ]; then
 	echo "# detach log:"; tail -30 "$T/detach.log" | sed 's/^/# /'
 	echo "# maillog:"; tail -20 "$PF/maillog" | sed 's/^/# /'
 fi
-exit 0
+finish metrics

@@ -14,32 +14,19 @@
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in postfix python3 sha256sum; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL policy: $tool is not installed"
-		exit 1
-	fi
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL policy: Postfix tests need root"; exit 1; }
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL policy: build ./detach first"; exit 1; }
+need_tools policy postfix python3 sha256sum
+need_root policy
+need_detach policy
 
-T=$(mktemp -d /tmp/detach-policy.XXXXXX)
-chmod 755 "$T"
 DPID=
-cleanup() {
+stop_all() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
 	pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
+tmp_dir policy stop_all
+chmod 755 "$T"
 
 . tests/peers/mail.sh
 
@@ -187,5 +174,4 @@ t "detach_senders: logged" logged 'from=<x@elsewhere.example> .*policy=detach_se
 
 pf_queue_empty
 t "no spool file left" test -z "$(ls -A "$T/dspool")"
-echo "# policy: $fails failed"
-exit 0
+finish policy

@@ -15,34 +15,20 @@
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in postfix swaks setpriv sha256sum python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL privdrop: $tool is not installed"
-		exit 1
-	fi
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL privdrop: this test needs root"; exit 1; }
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL privdrop: build ./detach first"; exit 1; }
+need_tools privdrop postfix swaks setpriv sha256sum python3
+need_root privdrop
+need_detach privdrop
 getent passwd nobody >/dev/null || { echo "FAIL privdrop: no user nobody"; exit 1; }
 
-T=$(mktemp -d /tmp/detach-priv.XXXXXX)
-chmod 755 "$T"
 DPID=
-cleanup() {
+stop_all() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
 	pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+tmp_dir privdrop stop_all
+chmod 755 "$T"
 
 pf_init "$T/pf"
 if ! pf_start; then
@@ -253,4 +239,4 @@ if [ "$fails" -ne 0 ]; then
 	echo "# detach log:"; tail -20 "$T/d.log" | sed 's/^/# /'
 	echo "# maillog:"; tail -10 "$PF/maillog" | sed 's/^/# /'
 fi
-exit 0
+finish privdrop

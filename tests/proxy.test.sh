@@ -10,33 +10,20 @@
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in postfix python3 sha256sum; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL proxy: $tool is not installed"
-		exit 1
-	fi
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL proxy: Postfix tests need root"; exit 1; }
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL proxy: build ./detach first"; exit 1; }
+need_tools proxy postfix python3 sha256sum
+need_root proxy
+need_detach proxy
 
-T=$(mktemp -d /tmp/detach-proxy.XXXXXX)
-chmod 755 "$T"
 DPID=
-cleanup() {
+stop_all() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
 	[ -n "${FPID:-}" ] && kill "$FPID" 2>/dev/null
 	pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
+tmp_dir proxy stop_all
+chmod 755 "$T"
 
 . tests/peers/mail.sh
 
@@ -421,4 +408,4 @@ if [ "$fails" -ne 0 ]; then
 	echo "# detach log:"; tail -40 "$T/detach.log" | sed 's/^/# /'
 	echo "# maillog:"; tail -20 "$PF/maillog" | sed 's/^/# /'
 fi
-exit 0
+finish proxy

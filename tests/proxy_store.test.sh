@@ -17,36 +17,22 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/peers/nginx.sh
 . tests/peers/s3rver.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in postfix nginx openssl curl swaks python3 node sha256sum; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL proxy_store: $tool is not installed"
-		exit 1
-	fi
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL proxy_store: Postfix tests need root"; exit 1; }
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL proxy_store: build ./detach first"; exit 1; }
+need_tools proxy_store postfix nginx openssl curl swaks python3 node sha256sum
+need_root proxy_store
+need_detach proxy_store
 
-T=$(mktemp -d /tmp/detach-pst.XXXXXX)
-chmod 755 "$T"
 DPID=
 PF=
-cleanup() {
+stop_all() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
 	nginx_stop
 	s3rver_stop
 	[ -n "$PF" ] && pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+tmp_dir proxy_store stop_all
+chmod 755 "$T"
 START=$(date +%s)
 
 # ---- the peers
@@ -341,4 +327,4 @@ if [ "$fails" -ne 0 ]; then
 	done
 	echo "# maillog:"; tail -20 "$PF/maillog" | sed 's/^/#   /'
 fi
-exit 0
+finish proxy_store

@@ -14,34 +14,21 @@
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in postfix python3 sha256sum stat; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL proxy_unix: $tool is not installed"
-		exit 1
-	fi
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL proxy_unix: Postfix tests need root"; exit 1; }
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL proxy_unix: build ./detach first"; exit 1; }
+need_tools proxy_unix postfix python3 sha256sum stat
+need_root proxy_unix
+need_detach proxy_unix
 
-T=$(mktemp -d /tmp/detach-unix.XXXXXX)
-chmod 755 "$T"
 DPID=
 HPID=
-cleanup() {
+stop_all() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
 	[ -n "$HPID" ] && kill "$HPID" 2>/dev/null
 	pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
+tmp_dir proxy_unix stop_all
+chmod 755 "$T"
 
 pf_init "$T/pf"
 if ! pf_start; then
@@ -311,4 +298,4 @@ if [ "$fails" -ne 0 ]; then
 	echo "# detach log:"; tail -40 "$T/detach.log" | sed 's/^/# /'
 	echo "# maillog:"; tail -30 "$PF/maillog" | sed 's/^/# /'
 fi
-exit 0
+finish proxy_unix

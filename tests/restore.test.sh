@@ -17,32 +17,12 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/peers/nginx.sh
 . tests/peers/s3rver.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in nginx openssl curl python3 node sha256sum base64; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL restore: $tool is not installed"
-		exit 1
-	fi
-done
-[ -x /usr/bin/time ] || { echo "FAIL restore: /usr/bin/time is not installed"; exit 1; }
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL restore: build ./detach first"; exit 1; }
-
-T=$(mktemp -d /tmp/detach-restore.XXXXXX)
-cleanup() {
-	nginx_stop
-	s3rver_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT
-[ -n "$KEEP" ] && trap "nginx_stop; s3rver_stop" EXIT
-trap 'exit 1' INT TERM
+need_tools restore nginx openssl curl python3 node sha256sum base64 \
+    /usr/bin/time
+need_detach restore
+tmp_dir restore "nginx_stop; s3rver_stop"
 
 HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
 S3P=$(free_port)
@@ -63,20 +43,11 @@ if ! s3rver_start "$T/s3" "$S3P" bkt; then
 	exit 1
 fi
 
-conf() {	# conf NAME LINE... : $T/NAME.conf
-	n=$1
-	shift
-	{
-		echo "link_base = https://files.example.org/a/"
-		echo "min_size = 1"
-		echo "secret = $(printf '%064d' 7)"
-		echo "spool_dir = $T/spool"
-		echo "on_store_failure = tempfail"
-		echo "upload_timeout = 20s"
-		echo "tls_ca_file = $T/ng/pki/ca.crt"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/$n.conf"
-}
+# the lines of every conf NAME LINE... : $T/NAME.conf
+CONF_BASE=("link_base = https://files.example.org/a/" "min_size = 1"
+    "secret = $(printf '%064d' 7)" "spool_dir = $T/spool"
+    "on_store_failure = tempfail" "upload_timeout = 20s"
+    "tls_ca_file = $T/ng/pki/ca.crt")
 conf dir "store = dir:$T/dir"
 conf https "store = https://localhost:$SP/files/"
 conf s3 "store = s3://bkt/rs" "s3_endpoint = http://127.0.0.1:$S3P" \
@@ -159,4 +130,4 @@ t "restore https: nginx stopped: exit 75, nothing written" down https
 s3rver_stop
 t "restore s3: s3rver stopped: exit 75, nothing written" down s3
 
-[ "$fails" -eq 0 ]
+finish restore

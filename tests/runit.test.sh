@@ -17,28 +17,16 @@
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/postfix.sh
 
-fails=0
-t() {	# t NAME COND...
-	local name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-for tool in postfix runsv sv svlogd python3 sha256sum; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL runit: $tool is not installed"
-		exit 1
-	fi
-done
-[ "$(id -u)" = 0 ] || { echo "FAIL runit: Postfix tests need root"; exit 1; }
+. tests/peers/common.sh
+
+need_tools runit postfix runsv sv svlogd python3 sha256sum
+need_root runit
 [ -x ./detach ] || { echo "FAIL runit: build ./detach first"; exit 1; }
 BIN=/usr/local/sbin/detach	# the paths of init/runit/detach/run
 CONF=/etc/detach.conf
 
-T=$(mktemp -d /tmp/detach-runit.XXXXXX)
-chmod 755 "$T"
-SV=$T/sv/detach
 RSPID=
-cleanup() {
+stop_all() {
 	local p i=0
 	if [ -n "$RSPID" ]; then
 		sv exit "$SV" >/dev/null 2>&1
@@ -52,9 +40,10 @@ cleanup() {
 		done
 	fi
 	pf_stop
-	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
-trap cleanup EXIT
+tmp_dir runit stop_all
+chmod 755 "$T"
+SV=$T/sv/detach
 
 # until_ok TENTHS CMD... - until CMD succeeds, at most TENTHS/10 s
 until_ok() {
@@ -277,4 +266,4 @@ if [ "$fails" -ne 0 ]; then
 	echo "# runsv:"; sed 's/^/# /' "$T/runsv.out"
 	echo "# maillog:"; tail -20 "$PF/maillog" | sed 's/^/# /'
 fi
-exit 0
+finish runit

@@ -14,32 +14,11 @@ cd "$(dirname "$0")/.." || exit 1
 . tests/peers/nginx.sh
 . tests/peers/s3rver.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in nginx openssl curl python3 node sha256sum; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL store_http: $tool is not installed"
-		exit 1
-	fi
-done
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL store_http: build ./detach first"; exit 1; }
-
-T=$(mktemp -d /tmp/detach-http.XXXXXX)
-cleanup() {
-	nginx_stop
-	s3rver_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT
-# KEEP=1 keeps the temporary directory for a look after a failure
-[ -n "$KEEP" ] && trap "nginx_stop; s3rver_stop" EXIT
-trap 'exit 1' INT TERM
+need_tools store_http nginx openssl curl python3 node sha256sum
+need_detach store_http
+tmp_dir store_http "nginx_stop; s3rver_stop"
 
 HP=$(free_port); SP=$(free_port); OP=$(free_port); WP=$(free_port)
 S3P=$(free_port)
@@ -65,35 +44,12 @@ NAME='rapport été.pdf'
 ENAME=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$NAME")
 
 # one message with a 300 kB attachment of random bytes
-python3 - "$T" "$NAME" <<'EOF'
-import email.message, os, sys
-d, name = sys.argv[1], sys.argv[2]
-data = os.urandom(300000)
-open(os.path.join(d, "att.bin"), "wb").write(data)
-m = email.message.EmailMessage()
-m["From"] = "a@example.org"
-m["To"] = "b@example.org"
-m["Subject"] = "store test"
-m.set_content("see attached\n")
-m.add_attachment(data, maintype="application", subtype="pdf", filename=name)
-open(os.path.join(d, "msg.eml"), "wb").write(bytes(m))
-EOF
-WANT=$(sha256sum <"$T/att.bin" | cut -d' ' -f1)
+make_att_msg "$T" "store test" 300000 "$NAME" pdf
 SECRET=$(openssl rand -hex 32)
 
-conf() {	# conf NAME LINE... : $T/NAME.conf
-	n=$1
-	shift
-	{
-		echo "link_base = $LINK"
-		echo "min_size = 1k"
-		echo "secret = $SECRET"
-		echo "spool_dir = $T/spool"
-		echo "tls_ca_file = $CA"
-		echo "upload_timeout = 20s"
-		for l in "$@"; do echo "$l"; done
-	} >"$T/$n.conf"
-}
+# the lines of every conf NAME LINE... : $T/NAME.conf
+CONF_BASE=("link_base = $LINK" "min_size = 1k" "secret = $SECRET"
+    "spool_dir = $T/spool" "tls_ca_file = $CA" "upload_timeout = 20s")
 
 run() {	# run NAME: exit code; output in $T/NAME.out, log in $T/NAME.err
 	timeout 120 "$DETACH" -p -c "$T/$1.conf" <"$T/msg.eml" >"$T/$1.out" \
@@ -302,5 +258,4 @@ rc=$(run s3far)
 t "s3 plain http off loopback: refused" logged s3far "only on loopback"
 t "s3 plain http off loopback: output equals input" same_as_input s3far
 
-echo "store_http: $fails failed"
-[ "$fails" = 0 ]
+finish store_http

@@ -14,22 +14,11 @@
 cd "$(dirname "$0")/.." || exit 1
 . tests/peers/nginx.sh
 
-fails=0
-t() {	# t NAME COND...
-	name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 
-for tool in nginx openssl curl python3 sha256sum; do
-	command -v "$tool" >/dev/null || { echo "FAIL tls_ip: no $tool"; exit 1; }
-done
-DETACH=${DETACH:-./detach}
-[ -x "$DETACH" ] || { echo "FAIL tls_ip: build ./detach first"; exit 1; }
-
-T=$(mktemp -d /tmp/detach-tlsip.XXXXXX)
-trap 'nginx_stop; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM
+need_tools tls_ip nginx openssl curl python3 sha256sum
+need_detach tls_ip
+tmp_dir tls_ip nginx_stop
 
 # IPv6 loopback, if this host has it
 NGINX_V6=0
@@ -49,33 +38,14 @@ fi
 CA=$T/ng/pki/ca.crt
 LINK=https://files.example.org/
 
-python3 - "$T" <<'EOF'
-import email.message, os, sys
-d = sys.argv[1]
-data = os.urandom(30000)
-open(os.path.join(d, "att.bin"), "wb").write(data)
-m = email.message.EmailMessage()
-m["From"] = "a@example.org"
-m["To"] = "b@example.org"
-m["Subject"] = "ip store"
-m.set_content("see attached\n")
-m.add_attachment(data, maintype="application", subtype="pdf", filename="a.pdf")
-open(os.path.join(d, "msg.eml"), "wb").write(bytes(m))
-EOF
-WANT=$(sha256sum <"$T/att.bin" | cut -d' ' -f1)
+make_att_msg "$T" "ip store" 30000 a.pdf pdf
 SECRET=$(openssl rand -hex 32)
+CONF_BASE=("link_base = $LINK" "min_size = 1k" "secret = $SECRET"
+    "spool_dir = $T/spool" "tls_ca_file = $CA" "upload_timeout = 10s"
+    "on_store_failure = tempfail")
 
 run() {	# run NAME STORE: detach -p; exit code, output in $T/NAME.out
-	{
-		echo "link_base = $LINK"
-		echo "min_size = 1k"
-		echo "secret = $SECRET"
-		echo "spool_dir = $T/spool"
-		echo "tls_ca_file = $CA"
-		echo "upload_timeout = 10s"
-		echo "on_store_failure = tempfail"
-		echo "store = $2"
-	} >"$T/$1.conf"
+	conf "$1" "store = $2"
 	timeout 60 "$DETACH" -p -c "$T/$1.conf" <"$T/msg.eml" >"$T/$1.out" \
 	    2>"$T/$1.err"
 	echo $?
@@ -134,5 +104,4 @@ t "reference: curl refuses https://localhost with IP names only" \
 rc=$(run name "https://localhost:$IPP/name/")
 t "store by name, certificate with IP names only: refused (exit $rc)" refused "$rc" name
 
-echo "tls_ip: $fails failed"
-[ "$fails" = 0 ]
+finish tls_ip

@@ -11,23 +11,14 @@
 # detach's default `timeout` (detach -n). Prints ok/FAIL lines.
 
 cd "$(dirname "$0")/.." || exit 1
-fails=0
-t() {	# t NAME COND...
-	local name=$1
-	shift
-	if "$@"; then echo "ok $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+. tests/peers/common.sh
 MAX_EXPOSURE=${MAX_EXPOSURE:-2.0}
 BIN=/usr/local/sbin/detach		# make install, PREFIX=/usr/local
 CONF=/etc/detach.conf
 U=init/systemd
-if ! command -v systemd-analyze >/dev/null; then
-	echo "FAIL units: systemd-analyze is not installed"
-	exit 1
-fi
+need_tools units systemd-analyze
 [ -x ./detach ] || { echo "FAIL units: build ./detach first"; exit 1; }
-T=$(mktemp -d /tmp/detach-units.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+tmp_dir units
 
 # exposure UNIT - the overall exposure level, e.g. 1.5
 exposure() {
@@ -173,4 +164,4 @@ out=$(comm -23 "$T/used" "$T/allow" | tr '\n' ' ')
 echo "# $(wc -l <"$T/used") system calls made, $(wc -l <"$T/allow") allowed"
 t "syscalls: all in detach.service's SystemCallFilter=${out:+ (not: $out)}" \
     [ -s "$T/used" -a -s "$T/allow" -a -z "$out" ]
-exit 0
+finish units
