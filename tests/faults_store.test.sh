@@ -256,7 +256,7 @@ for pol in keep tempfail; do
 	    '[0-9A-F]+: spool .*: No space left on device' spool
 	fs_fs storefull "dir store full" $pol "$FA_DIR" free=64 600000 \
 	    "$(pol_want)" \
-	    '[0-9A-F]+: store .*: write .*/\.tmp\.[0-9.]+: No space left on device' store
+	    '[0-9A-F]+: store .*: write .*/\.tmp\.[0-9a-f.]+: No space left on device' store
 	fs_fs storeino "dir store out of inodes" $pol "$FA_DIR" inodes=1 \
 	    300000 "$(pol_want)" \
 	    '[0-9A-F]+: store .*: (create|mkdir) .*: No space left on device' store
