@@ -86,6 +86,9 @@ fs_logged() {
 	got=$(tail -n +"$((LOGMARK + 1))" "$T/detach.log" | grep -E -m1 -- "$2")
 	fa_t "$1: detach's log names the cause (${got:-nothing like /$2/})" \
 	    [ -n "$got" ]
+	# what it said instead, for the reader of a failure
+	[ -n "$got" ] || tail -n +"$((LOGMARK + 1))" "$T/detach.log" |
+	    grep -E 'store|object' | head -n 5 | sed 's/^/# log: /'
 }
 
 # fs_want NAME WANT - the client of the plain message saw 250, that of
