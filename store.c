@@ -694,7 +694,7 @@ store_dir_mkdir(const char *dir, const char *sub, char *why, size_t len)
 static int
 store_dir_renew(const char *path)
 {
-	struct stat now, st;
+	struct stat ours, st;
 	int	fd, ok;
 
 	/* Not a FIFO's open that waits, nor a symbolic link (never one
@@ -704,11 +704,11 @@ store_dir_renew(const char *path)
 		return (0);
 	if (store_test_hook)
 		store_test_hook(STORE_HOOK_RENEW, path);
-	ok = futimens(fd, 0) == 0 && fsync(fd) == 0 && fstat(fd, &now) == 0;
+	ok = futimens(fd, 0) == 0 && fsync(fd) == 0 && fstat(fd, &ours) == 0;
 	if (ok && store_test_hook)
 		store_test_hook(STORE_HOOK_RENEWED, path);
-	ok = ok && stat(path, &st) == 0 && st.st_dev == now.st_dev
-	    && st.st_ino == now.st_ino;
+	ok = ok && stat(path, &st) == 0 && st.st_dev == ours.st_dev
+	    && st.st_ino == ours.st_ino;
 	(void)close(fd);
 	return (ok);
 }
