@@ -2169,6 +2169,8 @@ struct http_xfer {
 	size_t	reqoff;
 	uint64_t sent;			/* body bytes handed on */
 	int	flushed;		/* TLS: the last record is pushed */
+	int	werr;			/* plain: errno of a send the peer
+					 * cut off, told when the read ends */
 	unsigned char io[HTTP_IO_CHUNK];/* plain: body bytes to write */
 	size_t	iolen;
 	size_t	iooff;
@@ -2590,6 +2592,7 @@ http_xfer_request(struct http_xfer *x, int64_t now)
 	x->sent = 0;
 	x->iolen = x->iooff = 0;
 	x->flushed = 0;
+	x->werr = 0;
 	x->extra = 0;
 	http_resp_init(&x->resp, head);
 	if (get)
@@ -3244,8 +3247,11 @@ http_plain_pump(struct http_xfer *x, int64_t now)
 			else if (errno != EPIPE && errno != ECONNRESET) {
 				http_xfer_broken(x, now, strerror(errno));
 				return;
-			}
-			/* on EPIPE or a reset, read the answer if any */
+			} else if (x->werr == 0)
+				x->werr = errno;
+			/* On EPIPE or a reset, read the answer if any. The
+			 * send took the reset's error: the read will see an
+			 * end, which must not be told as a clean close. */
 		}
 		if (dry)
 			continue;
@@ -3262,7 +3268,8 @@ http_plain_pump(struct http_xfer *x, int64_t now)
 				x->resp.close = 1;
 				http_xfer_reply(x, now);
 			} else
-				http_xfer_broken(x, now, "connection closed");
+				http_xfer_broken(x, now, x->werr ?
+				    strerror(x->werr) : "connection closed");
 			return;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			http_xfer_broken(x, now, strerror(errno));

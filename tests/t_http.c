@@ -972,7 +972,7 @@ test_urls(void)
 #include <unistd.h>
 
 #define FAKE_CONNS	4
-#define FAKE_SCRIPT	12	/* canned answers */
+#define FAKE_SCRIPT	16	/* canned answers */
 
 /* A server in the test's own loop: one canned answer per request. */
 struct fake {
@@ -1202,6 +1202,10 @@ xfer_drive(struct http_xfer *x, struct fake *f)
 	}
 }
 
+/* More body than two loopback sockets buffer (4 MiB of send buffer,
+ * at most, and the fake's receive buffer, which it stops reading). */
+#define XFER_BIG	(32 << 20)
+
 /* xfer_run - run one transfer and the fake server in one poll loop */
 static int
 xfer_run(struct http_store *st, struct fake *f, const struct http_object *o,
@@ -1234,7 +1238,7 @@ test_transfers(void)
 	    "HTTP/1.1 204 No Content\r\n\r\n";
 	char head200[128], why[HTTP_ERRBODY_MAX + 600], url[64], path[64];
 	struct http_conf c;
-	struct http_object o;
+	struct http_object o, big;
 	struct http_store *st;
 	struct fake *f = malloc(sizeof(*f));
 	unsigned char want[8] = {0}, *data;
@@ -1263,6 +1267,7 @@ test_transfers(void)
 	o.key = "0123456789abcdef0123456789abcdef/a%20b.bin";
 	o.type = "application/octet-stream";
 	o.name = "a b.bin";
+	big = o;
 	snprintf(head200, sizeof(head200), "HTTP/1.1 200 OK\r\n"
 	    "Content-Length: %llu\r\n\r\n", (unsigned long long)size);
 
@@ -1337,6 +1342,28 @@ test_transfers(void)
 	    "last error: PUT http://", 45) == 0,
 	    "xfer: a PUT reset after the HEAD on a pooled connection is a "
 	    "try (%s)", why);
+	t_ok(strstr(why, ": Connection reset by peer") != 0,
+	    "xfer: a reset read is told as a reset (%s)", why);
+
+	/* A reset while the body is still going out, more of it than the
+	 * two sockets hold: a send meets the reset and takes its error,
+	 * and the read after it sees an end. That too is the reset. */
+	snprintf(path, sizeof(path), "/tmp/t_http.XXXXXX");
+	if ((big.fd = mkstemp(path)) < 0
+	    || ftruncate(big.fd, XFER_BIG) < 0) {
+		t_ok(0, "xfer: big spool file");
+		return;
+	}
+	unlink(path);
+	big.size = XFER_BIG;
+	f->answers[12] = r404;
+	f->cut = 13;
+	f->answers[14] = r201;
+	rc = xfer_run(st, f, &big, why, sizeof(why));
+	t_ok(rc == HTTP_XFER_DONE && strstr(why, "stored after 2 tries; ")
+	    == why && strstr(why, ": Connection reset by peer") != 0,
+	    "xfer: a reset met by a send is told as a reset (%s)", why);
+	close(big.fd);
 
 	/* nobody listening: connect failures, tries, then the reason */
 	fake_close(f);
