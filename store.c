@@ -726,10 +726,10 @@ store_dir_renew(const char *path)
  *
  * This runs beside detach -x (sweep.c), which moves an expired object
  * aside before it deletes it and puts it back if its time was renewed
- * meanwhile. So a renewal that cannot show the object fresh under its
- * name (store_dir_renew()) stores it anew; and a key directory the
- * sweep removed as empty between our mkdir and our rename is made
- * again.
+ * meanwhile. So a renewal that cannot show the file it renewed still
+ * under its name (store_dir_renew()) stores it anew; and a key
+ * directory the sweep removed as empty between our mkdir and our
+ * rename is made again.
  */
 static int
 store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
@@ -742,14 +742,8 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 	struct stat st;
 	int	fd, tries;
 
-	if (store_nonce(nonce) < 0) {
-		snprintf(why, len, "getrandom: %s", strerror(errno));
-		return (-1);
-	}
 	if (store_dir_paths(dir, o->key, o->part.name, sub, sizeof(sub),
-	    path, sizeof(path)) < 0
-	    || snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu.%s", dir,
-	    (long)getpid(), ++seq, nonce) >= (int)sizeof(tmp)) {
+	    path, sizeof(path)) < 0) {
 		snprintf(why, len, "store path too long");
 		return (-1);
 	}
@@ -764,6 +758,16 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 			return (1);
 		}
 		/* swept meanwhile, or not ours to renew: store it anew */
+	}
+	/* A name of our own only when writing: a dedupe hit needs none. */
+	if (store_nonce(nonce) < 0) {
+		snprintf(why, len, "getrandom: %s", strerror(errno));
+		return (-1);
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s/.tmp.%ld.%lu.%s", dir,
+	    (long)getpid(), ++seq, nonce) >= (int)sizeof(tmp)) {
+		snprintf(why, len, "store path too long");
+		return (-1);
 	}
 	if (store_link_spool(o->fd, tmp) < 0) {
 		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
