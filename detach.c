@@ -1255,10 +1255,13 @@ sweep_run(const struct cfg *cfg)
 		    strerror(errno));
 	if (sweep_dir(cfg->store + 4, cfg->expire_s, ts.tv_sec, &s) < 0)
 		return (DETACH_EX_IOERR);
-	printf("swept %s: deleted %llu objects, %llu bytes; kept %llu%s\n",
+	printf("swept %s: deleted %llu objects, %llu bytes; kept %llu",
 	    cfg->store + 4, (unsigned long long)s.deleted,
-	    (unsigned long long)s.bytes, (unsigned long long)s.kept,
-	    s.errors ? "; errors logged" : "");
+	    (unsigned long long)s.bytes, (unsigned long long)s.kept);
+	if (s.temps)
+		printf("; deleted %llu stale temporary files",
+		    (unsigned long long)s.temps);
+	printf("%s\n", s.errors ? "; errors logged" : "");
 	if (fflush(stdout) == EOF)
 		return (DETACH_EX_IOERR);
 	return (s.errors ? DETACH_EX_IOERR : DETACH_EX_OK);

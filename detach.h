@@ -120,6 +120,11 @@
  * and the link is written a little after the object's time is set. */
 #define SWEEP_GRACE_S		86400
 
+/* detach -x deletes a dir store's temporary file ("<root>/.tmp.*") this
+ * long after it was last written: one lives from an object's write to
+ * its rename, seconds, unless its writer died in between. */
+#define SWEEP_TMP_S		86400
+
 /* A configuration line; longer ones are an error. */
 #define CFG_LINE_MAX		1024
 
@@ -518,6 +523,7 @@ struct sweep_stats {
 	uint64_t deleted;		/* objects deleted */
 	uint64_t bytes;			/* their bytes */
 	uint64_t kept;			/* not yet due, or renewed */
+	uint64_t temps;			/* stale temporary files deleted */
 	int	errors;			/* failures, each logged */
 };
 

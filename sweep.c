@@ -12,10 +12,14 @@
  *	sweep_dir() deletes the objects whose time (mtime: set when stored,
  *	and again by each message that announces the object anew) is older
  *	than expire_s plus SWEEP_GRACE_S, prints one line for each on
- *	standard output, and removes key directories left empty.
+ *	standard output, and removes key directories left empty. It also
+ *	deletes the temporary files a writer that died left in the root:
+ *	regular files named as store.c names them, last written more than
+ *	SWEEP_TMP_S ago.
  *
  *	Nothing else under the root is touched: entries of the root that
- *	are not a key directory, key directories that are symbolic links,
+ *	are neither a key directory nor such a temporary file (".tmp.1.1",
+ *	say), key directories that are symbolic links,
  *	and entries of a key directory that are not regular files or whose
  *	name starts with a dot are left alone. Symbolic links are never
  *	followed: every look-up is relative to a directory descriptor, with
@@ -90,6 +94,55 @@ sweep_is_key(const char *s)
 		    && s[i] <= 'f')))
 			return (0);
 	return (s[32] == 0);
+}
+
+/* sweep_is_tmp - ".tmp.PID.SEQ.NONCE", as store_dir_put() names them */
+
+static int
+sweep_is_tmp(const char *s)
+{
+	int	field, n;
+
+	if (strncmp(s, ".tmp.", 5) != 0)
+		return (0);
+	s += 5;
+	for (field = 0; field < 2; field++) {
+		for (n = 0; *s >= '0' && *s <= '9'; s++)
+			n++;
+		if (n == 0 || *s++ != '.')
+			return (0);
+	}
+	for (n = 0; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
+		n++;
+	return (n == STORE_NONCE_LEN && *s == 0);
+}
+
+/* sweep_tmp - delete one temporary file of the root if stale */
+
+static void
+sweep_tmp(int rfd, const char *name, int64_t now, struct sweep_stats *s)
+{
+	struct stat st;
+
+	if (fstatat(rfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT) {
+			log_warn("stat %s: %s", name, strerror(errno));
+			s->errors++;
+		}
+		return;
+	}
+	if (!S_ISREG(st.st_mode)
+	    || (int64_t)st.st_mtim.tv_sec + SWEEP_TMP_S >= now)
+		return;
+	if (unlinkat(rfd, name, 0) < 0) {
+		if (errno != ENOENT) {
+			log_warn("unlink %s: %s", name, strerror(errno));
+			s->errors++;
+		}
+		return;
+	}
+	printf("deleted %s size=%lld\n", name, (long long)st.st_size);
+	s->temps++;
 }
 
 /* sweep_due - is a file with this time past expire and the grace? */
@@ -260,6 +313,10 @@ sweep_dir(const char *root, uint64_t expire_s, int64_t now,
 		return (-1);
 	}
 	for (errno = 0; (e = readdir(d)) != 0; errno = 0) {
+		if (sweep_is_tmp(e->d_name)) {
+			sweep_tmp(rfd, e->d_name, now, s);
+			continue;
+		}
 		if (!sweep_is_key(e->d_name))
 			continue;
 		if (fstatat(rfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0

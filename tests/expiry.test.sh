@@ -63,7 +63,15 @@ echo tmp >"$T/store/$K2/.tmp.1.1"                # not an object name
 echo x >"$T/store/notakey/old.pdf"               # not a key directory
 echo x >"$T/store/0123456789ABCDEF0123456789ABCDEF/old.pdf"  # upper case
 echo x >"$T/store/README"                        # a file in the root
-echo x >"$T/store/.tmp.99.1"                     # a temporary file
+echo x >"$T/store/.tmp.99.1"                     # not our temporary name
+TMP_OLD=.tmp.4242.7.0123456789abcdef              # a dead writer's: goes
+TMP_NEW=.tmp.4242.8.0123456789abcdef              # maybe being written: stays
+TMP_LNK=.tmp.4242.9.0123456789abcdef              # a symlink: stays
+TMP_BAD=.tmp.4242.10.0123456789abcde              # nonce too short: stays
+echo bad >"$T/store/$TMP_BAD"
+echo old >"$T/store/$TMP_OLD"
+echo new >"$T/store/$TMP_NEW"
+ln -s "$T/outside/target.pdf" "$T/store/$TMP_LNK"
 echo x >"$T/outside/target.pdf"
 echo x >"$T/outside/$K1/old.pdf"
 ln -s "$T/outside/target.pdf" "$T/store/$K3/link.pdf"   # symlink object
@@ -72,7 +80,9 @@ touch -h -d '40 days ago' "$T/store/$K1/old.pdf" "$T/store/$K2/old.pdf" \
     "$T/store/$K2/.tmp.1.1" "$T/store/notakey/old.pdf" \
     "$T/store/0123456789ABCDEF0123456789ABCDEF/old.pdf" "$T/store/README" \
     "$T/store/.tmp.99.1" "$T/outside/target.pdf" "$T/outside/$K1/old.pdf" \
-    "$T/store/$K3/link.pdf" "$T/store/fedcba9876543210fedcba98765432ff"
+    "$T/store/$K3/link.pdf" "$T/store/fedcba9876543210fedcba98765432ff" \
+    "$T/store/$TMP_OLD" "$T/store/$TMP_LNK" "$T/store/$TMP_BAD"
+touch -d '23 hours ago' "$T/store/$TMP_NEW"
 touch -d '29 days ago' "$T/store/$K2/fresh.pdf"
 # the object from above, past expire by less than the day of grace
 touch -d '30 days ago' "$obj"
@@ -82,14 +92,17 @@ find "$T/store" "$T/outside" | sort >"$T/before"
 rc=$?
 find "$T/store" "$T/outside" | sort >"$T/after"
 t "detach -x: exit 0 ($rc)" [ "$rc" = 0 ]
-t "detach -x: exactly the two due objects and one key dir gone" \
-    [ "$(comm -23 "$T/before" "$T/after" | tr '\n' ' ')" = \
-      "$T/store/$K1 $T/store/$K1/old.pdf $T/store/$K2/old.pdf " ]
+printf '%s\n' "$T/store/$K1" "$T/store/$K1/old.pdf" "$T/store/$K2/old.pdf" \
+    "$T/store/$TMP_OLD" | sort >"$T/gone"
+t "detach -x: exactly the two due objects, one key dir, one stale temporary file gone" \
+    cmp -s "$T/gone" <(comm -23 "$T/before" "$T/after")
 t "detach -x: nothing new under the root" [ -z "$(comm -13 "$T/before" "$T/after")" ]
 t "detach -x: one line per deletion" \
     [ "$(grep -c "^deleted [0-9a-f]\{32\}/old.pdf size=4$" "$T/x.out")" = 2 ]
+t "detach -x: one line for the stale temporary file" \
+    grep -qx "deleted $TMP_OLD size=4" "$T/x.out"
 t "detach -x: the summary" \
-    grep -q "^swept $T/store: deleted 2 objects, 8 bytes; kept 2$" "$T/x.out"
+    grep -qx "swept $T/store: deleted 2 objects, 8 bytes; kept 2; deleted 1 stale temporary files" "$T/x.out"
 t "detach -x: within the grace, the renewed object stays" [ -f "$obj" ]
 t "detach -x: symlink target untouched" [ "$(cat "$T/outside/target.pdf")" = x ]
 
@@ -134,6 +147,7 @@ done
 t "sweep beside detach -p: the object survives 40 racing rounds ($lost lost)" [ "$lost" = 0 ]
 t "sweep beside detach -p: no name left aside" \
     [ -z "$(find "$T/store" -name '.sweep.*' -o -name '.tmp.*' |
-    grep -v -e "$T/store/.tmp.99.1" -e "$K2/.tmp.1.1")" ]
+    grep -v -e "$T/store/.tmp.99.1" -e "$K2/.tmp.1.1" \
+    -e "$T/store/$TMP_NEW" -e "$T/store/$TMP_LNK" -e "$T/store/$TMP_BAD")" ]
 
 finish expiry
