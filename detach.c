@@ -1180,6 +1180,8 @@ pipe_run(const struct cfg *cfg, const char *sender, char **rcpt, int nrcpt)
 		}
 		return (pipe_passthru(why));
 	}
+	/* One message in this process: a second core can hash. */
+	msg_hash_behind(m);
 	/* A file on stdin need not be spooled again, nor copied in. */
 	if (fstat(0, &st) == 0 && S_ISREG(st.st_mode)
 	    && msg_source(m, 0) == 0 && (n = pipe_map(m, st.st_size)) != 0) {

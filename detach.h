@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <bearssl_hash.h>
+
 #define DETACH_VERSION	"0.1.0"
 
 /* sysexits.h codes, spelled here so pipe mode's contract is visible. */
@@ -275,6 +277,28 @@ extern size_t b64_blocks(const unsigned char *, size_t, unsigned char *,
 extern int b64_use(int);
 extern const char *b64_kernel_name(void);
 
+/* hash.c: SHA-256 of decoded attachments, and the hash behind (a helper
+ * thread hashing a spool file as it is written, for detach -p). */
+struct hash_sha {
+	br_sha256_context br;		/* used without the SHA extensions */
+	uint32_t h[8];
+	unsigned char block[64];
+	size_t	fill;
+	uint64_t total;
+};
+extern void hash_init(struct hash_sha *);
+extern void hash_update(struct hash_sha *, const void *, size_t);
+extern void hash_out(struct hash_sha *, unsigned char [32]);
+
+/* The helper reads the file back this much at a time: in the cache it
+ * then hashes from. Its stack needs little: no call of its is deep. */
+#define HASH_BEHIND_CHUNK	(128 << 10)
+#define HASH_BEHIND_STACK	(64 << 10)
+extern int hash_behind_start(int);
+extern void hash_behind_grow(uint64_t);
+extern int hash_behind_end(unsigned char [32]);
+extern void hash_behind_cancel(void);
+
 /* ------------------------------------------------------------------ */
 /* detach.c: configuration and logs                                    */
 /* ------------------------------------------------------------------ */
@@ -483,6 +507,7 @@ extern void store_shutdown(void);
 
 extern struct msg *msg_new(const struct cfg *, char *, size_t);
 extern void msg_passthru(struct msg *);
+extern void msg_hash_behind(struct msg *);
 extern void msg_name(struct msg *, const char *);
 extern int msg_source(struct msg *, int);
 extern int msg_feed(struct msg *, const void *, size_t);

@@ -7,6 +7,7 @@
  *	int	store_init(cfg, why, len)
  *	struct msg *msg_new(cfg, why, len)
  *	void	msg_passthru(m)
+ *	void	msg_hash_behind(m)
  *	void	msg_name(m, id)
  *	int	msg_feed(m, buf, len)
  *	int	msg_end(m, now)
@@ -25,7 +26,9 @@
  *	rewritten form. msg_feed() appends the raw bytes to an unlinked
  *	spool file (O_TMPFILE under spool_dir) and runs the MIME scanner
  *	over them; each candidate attachment's decoded bytes go to a spool
- *	file of their own while one SHA-256 pass runs over them.
+ *	file of their own while one SHA-256 pass runs over them (hash.c),
+ *	on the caller's thread or, after msg_hash_behind(), on a helper
+ *	thread that reads the spool file back as it grows.
  *
  *	msg_end() keeps the attachments of at least min_size, derives each
  *	object key from the digest (HMAC-SHA256 keyed by the secret, so
@@ -97,22 +100,7 @@
 
 #include <bearssl.h>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#include <immintrin.h>
-#endif
-
 #include "detach.h"
-
-/* SHA-256 of decoded attachments: BearSSL's, or the x86 SHA extensions
- * when the processor has them (half of pipe mode's time otherwise). */
-struct store_sha {
-	br_sha256_context br;		/* used without the SHA extensions */
-	uint32_t h[8];
-	unsigned char block[64];
-	size_t	fill;
-	uint64_t total;
-};
 
 /* What an object waits on. */
 enum store_obj_state {
@@ -129,7 +117,8 @@ struct store_obj {
 	int	fd;			/* decoded spool */
 	uint64_t spooled;		/* bytes in it */
 	uint64_t kicked;		/* of which writeback was started */
-	struct store_sha sha;
+	struct hash_sha sha;		/* unless hashed behind */
+	int	behind;			/* hashed by hash_behind_*() */
 	unsigned char digest[32];
 	struct mime_part part;
 	char	key[STORE_KEY_MAX + 1];	/* hex32 "/" url-encoded name */
@@ -165,6 +154,7 @@ struct msg {
 	uint64_t raw_len;
 	int	mime_errors;
 	int	passthru;		/* policy: detach nothing */
+	int	hash_behind;		/* msg_hash_behind(): a helper hashes */
 	struct mime_state *mime;
 	struct store_obj obj[DETACH_OBJECTS_MAX];
 	int	nobj;
@@ -182,200 +172,6 @@ struct msg {
 	size_t	link_len;
 	size_t	link_off;
 };
-
-/* ------------------------------------------------------------------ */
-/* SHA-256                                                             */
-/* ------------------------------------------------------------------ */
-
-#if defined(__x86_64__)
-
-/* FIPS 180-4 4.2.2 round constants, four per group of rounds. */
-static const uint32_t store_sha_k[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
-	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-static int store_sha_ni = -1;	/* processor has SHA and SSE4.1 */
-
-/* store_sha_has_ni - has the processor the SHA extensions and SSE4.1? */
-
-static int
-store_sha_has_ni(void)
-{
-	unsigned a, b, c, d;
-
-	if (store_sha_ni < 0) {
-		store_sha_ni = 0;
-		if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29))
-		    && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)))
-			store_sha_ni = 1;
-	}
-	return (store_sha_ni);
-}
-
-/*
- * store_sha_blocks - compress n 64-byte blocks with the SHA extensions
- *
- * The state is kept as the instructions want it, (A,B,E,F) and
- * (C,D,G,H); each sha256rnds2 does two rounds, and sha256msg1/msg2
- * extend the message schedule four words at a time.
- */
-__attribute__((target("sha,sse4.1")))
-static void
-store_sha_blocks(uint32_t h[8], const unsigned char *p, size_t n)
-{
-	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL,
-	    0x0405060700010203ULL);
-	__m128i abef, cdgh, t, save0, save1, wk, m[4];
-	int	i;
-
-	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0xb1);
-	cdgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(h + 4)),
-	    0x1b);
-	abef = _mm_alignr_epi8(t, cdgh, 8);
-	cdgh = _mm_blend_epi16(cdgh, t, 0xf0);
-	for (; n > 0; n--, p += 64) {
-		save0 = abef;
-		save1 = cdgh;
-		for (i = 0; i < 4; i++)
-			m[i] = _mm_shuffle_epi8(_mm_loadu_si128(
-			    (const __m128i *)(p + 16 * i)), bswap);
-		/* Unrolled, m[] lives in registers: about 1.5x faster. */
-#pragma GCC unroll 16
-		for (i = 0; i < 16; i++) {
-			wk = _mm_add_epi32(m[i & 3], _mm_loadu_si128(
-			    (const __m128i *)(store_sha_k + 4 * i)));
-			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
-			abef = _mm_sha256rnds2_epu32(abef, cdgh,
-			    _mm_shuffle_epi32(wk, 0x0e));
-			if (i < 12) {
-				/* W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15])
-				 * + W[t-16], four at a time */
-				t = _mm_sha256msg1_epu32(m[i & 3],
-				    m[(i + 1) & 3]);
-				t = _mm_add_epi32(t, _mm_alignr_epi8(
-				    m[(i + 3) & 3], m[(i + 2) & 3], 4));
-				m[i & 3] = _mm_sha256msg2_epu32(t,
-				    m[(i + 3) & 3]);
-			}
-		}
-		abef = _mm_add_epi32(abef, save0);
-		cdgh = _mm_add_epi32(cdgh, save1);
-	}
-	t = _mm_shuffle_epi32(abef, 0x1b);
-	cdgh = _mm_shuffle_epi32(cdgh, 0xb1);
-	abef = _mm_blend_epi16(t, cdgh, 0xf0);
-	cdgh = _mm_alignr_epi8(cdgh, t, 8);
-	_mm_storeu_si128((__m128i *)h, abef);
-	_mm_storeu_si128((__m128i *)(h + 4), cdgh);
-}
-
-#else
-
-static int
-store_sha_has_ni(void)
-{
-	return (0);
-}
-
-static void
-store_sha_blocks(uint32_t h[8], const unsigned char *p, size_t n)
-{
-	(void)h;
-	(void)p;
-	(void)n;
-	log_panic("store_sha_blocks: no SHA extensions here");
-}
-
-#endif
-
-/* store_sha_init - start a SHA-256 */
-
-static void
-store_sha_init(struct store_sha *s)
-{
-	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372,
-	0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-
-	if (!store_sha_has_ni()) {
-		br_sha256_init(&s->br);
-		return;
-	}
-	memcpy(s->h, iv, sizeof(iv));
-	s->fill = 0;
-	s->total = 0;
-}
-
-/* store_sha_update - hash bytes, whole blocks straight from the input */
-
-static void
-store_sha_update(struct store_sha *s, const unsigned char *p, size_t n)
-{
-	size_t	k;
-
-	if (!store_sha_has_ni()) {
-		br_sha256_update(&s->br, p, n);
-		return;
-	}
-	s->total += n;
-	if (s->fill > 0) {
-		k = 64 - s->fill < n ? 64 - s->fill : n;
-		memcpy(s->block + s->fill, p, k);
-		s->fill += k;
-		p += k;
-		n -= k;
-		if (s->fill < 64)
-			return;
-		store_sha_blocks(s->h, s->block, 1);
-		s->fill = 0;
-	}
-	if (n >= 64) {
-		store_sha_blocks(s->h, p, n / 64);
-		p += n - n % 64;
-		n %= 64;
-	}
-	memcpy(s->block, p, n);
-	s->fill = n;
-}
-
-/* store_sha_out - FIPS 180-4 5.1.1 padding, then the digest */
-
-static void
-store_sha_out(struct store_sha *s, unsigned char out[32])
-{
-	uint64_t bits = s->total * 8;
-	int	i;
-
-	if (!store_sha_has_ni()) {
-		br_sha256_out(&s->br, out);
-		return;
-	}
-	s->block[s->fill++] = 0x80;
-	if (s->fill > 56) {
-		memset(s->block + s->fill, 0, 64 - s->fill);
-		store_sha_blocks(s->h, s->block, 1);
-		s->fill = 0;
-	}
-	memset(s->block + s->fill, 0, 56 - s->fill);
-	for (i = 0; i < 8; i++)
-		s->block[56 + i] = bits >> (56 - 8 * i);
-	store_sha_blocks(s->h, s->block, 1);
-	for (i = 0; i < 8; i++) {
-		out[4 * i] = s->h[i] >> 24;
-		out[4 * i + 1] = s->h[i] >> 16;
-		out[4 * i + 2] = s->h[i] >> 8;
-		out[4 * i + 3] = s->h[i];
-	}
-}
 
 /* ------------------------------------------------------------------ */
 /* Stores                                                              */
@@ -820,14 +616,26 @@ store_dir_put(const char *dir, struct store_obj *o, int renew, char *why,
 /* Scanner callbacks                                                   */
 /* ------------------------------------------------------------------ */
 
+/* store_obj_close - close an object's spool; a hash behind of it first */
+
+static void
+store_obj_close(struct store_obj *o)
+{
+	if (o->behind) {
+		hash_behind_cancel();
+		o->behind = 0;
+	}
+	if (o->fd >= 0)
+		(void)close(o->fd);
+	o->fd = -1;
+}
+
 /* store_obj_drop - forget an object: the part stays in the message */
 
 static void
 store_obj_drop(struct store_obj *o)
 {
-	if (o->fd >= 0)
-		(void)close(o->fd);
-	o->fd = -1;
+	store_obj_close(o);
 	o->state = STORE_OBJ_DROPPED;
 }
 
@@ -866,12 +674,16 @@ msg_part_begin(void *ctx, const struct mime_part *part)
 	}
 	o->state = STORE_OBJ_COLLECT;
 	o->part = *part;
-	store_sha_init(&o->sha);
+	if (m->hash_behind && hash_behind_start(o->fd) == 0)
+		o->behind = 1;
+	else
+		hash_init(&o->sha);
 	m->collecting = m->nobj++;
 	return (1);
 }
 
-/* msg_part_data - decoded bytes: hash and spool them in one pass */
+/* msg_part_data - decoded bytes: hash and spool them in one pass, or
+ * spool them and tell the hash behind */
 
 static int
 msg_part_data(void *ctx, const unsigned char *p, size_t n)
@@ -879,7 +691,8 @@ msg_part_data(void *ctx, const unsigned char *p, size_t n)
 	struct msg *m = ctx;
 	struct store_obj *o = &m->obj[m->collecting];
 
-	store_sha_update(&o->sha, p, n);
+	if (!o->behind)
+		hash_update(&o->sha, p, n);
 	if (store_write_all(o->fd, p, n) < 0) {
 		log_warn("%sspool %s: %s", m->pfx, m->cfg->spool_dir,
 		    strerror(errno));
@@ -888,6 +701,8 @@ msg_part_data(void *ctx, const unsigned char *p, size_t n)
 		return (-1);
 	}
 	o->spooled += n;
+	if (o->behind)
+		hash_behind_grow(o->spooled);
 	/* A dir store on the spool's file system links this very file and
 	 * fsyncs it in the loop: start the writeback now, so the fsync
 	 * finds little left. (Elsewhere the file is copied, and its spool
@@ -908,6 +723,7 @@ msg_part_end(void *ctx, const struct mime_part *part, int ok)
 {
 	struct msg *m = ctx;
 	struct store_obj *o = &m->obj[m->collecting];
+	int	err;
 
 	m->collecting = -1;
 	o->part = *part;
@@ -919,7 +735,20 @@ msg_part_end(void *ctx, const struct mime_part *part, int ok)
 		m->nobj--;
 		return;
 	}
-	store_sha_out(&o->sha, o->digest);
+	if (o->behind) {
+		o->behind = 0;
+		if (hash_behind_end(o->digest) < 0) {
+			err = errno;
+			log_warn("%sspool %s: read back: %s", m->pfx,
+			    m->cfg->spool_dir, strerror(err));
+			store_obj_drop(o);
+			m->nobj--;
+			errno = err;
+			msg_spool_failed(m);
+			return;
+		}
+	} else
+		hash_out(&o->sha, o->digest);
 	store_key(m->cfg, o);
 	o->state = STORE_OBJ_PENDING;
 }
@@ -969,6 +798,16 @@ void
 msg_passthru(struct msg *m)
 {
 	m->passthru = 1;
+}
+
+/* msg_hash_behind - hash this message's attachments on a helper thread
+ * (hash.c), one at a time, while they are decoded: for detach -p, whose
+ * process has one message and a second core idle */
+
+void
+msg_hash_behind(struct msg *m)
+{
+	m->hash_behind = 1;
 }
 
 /* msg_name - the name this message's log lines start with (a session's
@@ -1347,8 +1186,7 @@ msg_free(struct msg *m)
 	for (i = 0; i < m->nobj; i++) {
 		if (m->obj[i].xfer)
 			http_xfer_free(m->obj[i].xfer);
-		if (m->obj[i].fd >= 0)
-			(void)close(m->obj[i].fd);
+		store_obj_close(&m->obj[i]);
 	}
 	if (m->raw_fd >= 0 && m->raw_own)
 		(void)close(m->raw_fd);

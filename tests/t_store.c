@@ -22,6 +22,7 @@
 
 static char tmpdir[] = "/tmp/t_store.XXXXXX";
 static struct cfg cfg;
+static int behind;		/* t_run_job: msg_hash_behind() */
 
 static const char att[] = "attachment bytes, long enough to pass min_size";
 #define ATT_B64 "YXR0YWNobWVudCBieXRlcywgbG9uZyBlbm91Z2ggdG8gcGFzcyBtaW5fc2l6ZQ=="
@@ -61,6 +62,8 @@ t_run_job(const char *in, size_t len, size_t chunk, char *out, size_t size,
 	if (store_init(&cfg, why, sizeof(why)) < 0
 	    || (m = msg_new(&cfg, why, sizeof(why))) == 0)
 		return (-2);
+	if (behind)
+		msg_hash_behind(m);
 	for (off = 0; off < len; off += k) {
 		k = len - off < chunk ? len - off : chunk;
 		msg_feed(m, in + off, k);
@@ -175,6 +178,127 @@ t_truncated(void)
 	    && memcmp(out + olen - (msg1 + len - last), last,
 	    msg1 + len - last) == 0 && strstr(out, "X-Detach-URL:") != 0,
 	    "multipart never closed: the last part kept as it came");
+}
+
+/* t_helper_free - no hash behind under way: a new one starts */
+
+static int
+t_helper_free(void)
+{
+	int	fd, ok;
+
+	if ((fd = open("/dev/null", O_RDONLY)) < 0)
+		return (0);
+	ok = hash_behind_start(fd) == 0;
+	hash_behind_cancel();
+	(void)close(fd);
+	return (ok);
+}
+
+/*
+ * The hash behind (detach -p's helper thread) against the caller's own
+ * hash: the same state and the same bytes out, for attachments around
+ * the padding edges and the helper's read size, a part too small to
+ * keep (its hash stopped midway), a part the end cuts off, bad base64,
+ * any chunking. Then two messages collecting at once: the second
+ * hashes on its own thread, both come out right; and a job freed
+ * midway leaves the helper free for the next.
+ */
+static void
+t_behind(void)
+{
+	static const size_t lens[] = {1, 56, 64, 65, 9000,
+	    HASH_BEHIND_CHUNK - 1, HASH_BEHIND_CHUNK + 1, 400000};
+	static char in[600000], body[400001], want[1 << 16];
+	char	why[256];
+	struct msg *a, *b;
+	size_t	i, k, n, chunk, wlen;
+	int	st_in, st_bh, good = 1;
+
+	cfg.min_size = 100;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]) + 3; i++) {
+		if (i < sizeof(lens) / sizeof(lens[0])) {
+			/* a small part first, then one of lens[i] bytes */
+			for (k = 0; k < lens[i]; k++)
+				body[k] = 'A' + (t_rand() % 26);
+			n = snprintf(in, sizeof(in), "Content-Type: multipart/"
+			    "mixed; boundary=b\n\n--b\nContent-Disposition: "
+			    "attachment; filename=s\n\nsmall\n--b\n"
+			    "Content-Disposition: attachment; filename=d%zu\n"
+			    "\n%.*s\n--b--\n", i, (int)lens[i], body);
+		} else if (i == sizeof(lens) / sizeof(lens[0])) {
+			n = strlen(msg1) - strlen("--=b--\r\n");
+			memcpy(in, msg1, n);	/* cut off */
+		} else {
+			n = snprintf(in, sizeof(in), "%.*s!!\r\n%s",
+			    (int)(strstr(msg1, "\r\n--=b\r\nContent-Disp")
+			    - msg1), msg1, strstr(msg1, "--=b\r\nContent-Disp"));
+			if (i == sizeof(lens) / sizeof(lens[0]) + 2)
+				cfg.on_store_failure = CFG_FAIL_TEMPFAIL;
+		}
+		chunk = 1 + t_rand() % 5000;
+		behind = 0;
+		st_in = t_run_job(in, n, chunk, want, sizeof(want), &wlen);
+		behind = 1;
+		st_bh = t_run_job(in, n, chunk, out, sizeof(out), &olen);
+		behind = 0;
+		if (st_in != st_bh || wlen != olen || memcmp(want, out, olen)
+		    != 0 || st_in != MSG_READY || !t_helper_free()) {
+			good = 0;
+			t_ok(0, "behind: message %zu, chunks of %zu: state %d, "
+			    "%zu bytes; own hash %d, %zu bytes", i, chunk, st_bh,
+			    olen, st_in, wlen);
+		}
+	}
+	cfg.on_store_failure = CFG_FAIL_KEEP;
+	t_ok(good, "behind: the same messages out as with the caller's hash");
+
+	/* Two collecting at once: a's part is hashed behind, b's by b. */
+	cfg.min_size = 10;
+	n = strlen(msg1);
+	k = strstr(msg1, ATT_B64) - msg1 + 10;
+	a = b = 0;
+	if (store_init(&cfg, why, sizeof(why)) < 0
+	    || (a = msg_new(&cfg, why, sizeof(why))) == 0
+	    || (b = msg_new(&cfg, why, sizeof(why))) == 0)
+		t_ok(0, "behind: jobs: %s", why);
+	if (a && b) {
+		msg_hash_behind(a);
+		msg_hash_behind(b);
+		msg_feed(a, msg1, k);
+		msg_feed(b, msg1, n);
+		msg_feed(a, msg1 + k, n - k);
+		msg_end(a, clock_ms());
+		msg_end(b, clock_ms());
+		st_in = msg_state(a) == MSG_READY && msg_state(b) == MSG_READY;
+		for (wlen = 0; (k = msg_read(a, want + wlen,
+		    sizeof(want) - wlen)) > 0 && k != (size_t)-1;)
+			wlen += k;
+		for (olen = 0; (k = msg_read(b, out + olen,
+		    sizeof(out) - olen)) > 0 && k != (size_t)-1;)
+			olen += k;
+		want[wlen] = 0;
+		t_ok(st_in && wlen == olen && memcmp(want, out, olen) == 0
+		    && strstr(want, "X-Detach-URL:") != 0,
+		    "behind: two messages collecting at once, the same out");
+	}
+	msg_free(a);
+	msg_free(b);
+
+	/* Freed midway: the next job's helper starts. */
+	if ((a = msg_new(&cfg, why, sizeof(why))) != 0) {
+		msg_hash_behind(a);
+		msg_feed(a, msg1, strstr(msg1, ATT_B64) - msg1 + 10);
+		msg_free(a);
+	}
+	t_ok(t_helper_free(), "behind: a job freed midway leaves the helper "
+	    "free");
+	behind = 1;
+	st_bh = t_run_job(msg1, strlen(msg1), 7, out, sizeof(out), &olen);
+	behind = 0;
+	out[olen] = 0;
+	t_ok(st_bh == MSG_READY && strstr(out, "X-Detach-URL:") != 0
+	    && t_helper_free(), "behind: and the next job uses it");
 }
 
 static void
@@ -347,6 +471,7 @@ main(void)
 	t_truncated();
 	t_digest();
 	t_slots();
+	t_behind();
 	t_failure();
 	t_key_name();
 	store_shutdown();
