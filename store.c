@@ -420,14 +420,17 @@ store_nonce(char out[STORE_NONCE_LEN + 1])
  * store_link_spool - give an unlinked spool file the name tmp, when the
  * spool and the store share a file system: no copy of the bytes. The
  * spool's O_TMPFILE file is linked through /proc/self/fd (linkat with
- * AT_EMPTY_PATH needs a capability we do not ask for).
+ * AT_EMPTY_PATH needs a capability we do not ask for). Its time is set
+ * to now first: it was last written while the message came in, maybe
+ * long before the expiry date the links announce counts from, and the
+ * sweep reads an object's age from it.
  */
 static int
 store_link_spool(int fd, const char *tmp)
 {
 	char	proc[64];
 
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+	if (fchmod(fd, 0644) < 0 || futimens(fd, 0) < 0 || fsync(fd) < 0)
 		return (-1);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	return (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW));
@@ -946,6 +949,10 @@ msg_end(struct msg *m, int64_t now)
 		return (m->state == MSG_TEMPFAIL ? -1 : 0);
 	if (!m->passthru)
 		m->mime_errors |= mime_finish(m->mime);
+	/* The last part may end only here (no EOL after the close
+	 * delimiter), and its spool or hash fail under tempfail. */
+	if (m->state == MSG_TEMPFAIL)
+		return (-1);
 	m->state = MSG_STORING;
 	/* One date for all links of the message, announced before any
 	 * object is stored: each is stored (or renewed) at or after it, so

@@ -7,9 +7,11 @@
  * secret), and keep or tempfail as on_store_failure says when the store
  * cannot take a file.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,8 +191,9 @@ t_helper_free(void)
 
 	if ((fd = open("/dev/null", O_RDONLY)) < 0)
 		return (0);
-	ok = hash_behind_start(fd) == 0;
-	hash_behind_cancel();
+	/* Cancel only our own: a busy helper is another job's. */
+	if ((ok = hash_behind_start(fd) == 0))
+		hash_behind_cancel();
 	(void)close(fd);
 	return (ok);
 }
@@ -266,6 +269,8 @@ t_behind(void)
 		msg_hash_behind(a);
 		msg_hash_behind(b);
 		msg_feed(a, msg1, k);
+		t_ok(!t_helper_free(), "behind: a's attachment begun, the "
+		    "helper is busy with it");
 		msg_feed(b, msg1, n);
 		msg_feed(a, msg1 + k, n - k);
 		msg_end(a, clock_ms());
@@ -289,6 +294,8 @@ t_behind(void)
 	if ((a = msg_new(&cfg, why, sizeof(why))) != 0) {
 		msg_hash_behind(a);
 		msg_feed(a, msg1, strstr(msg1, ATT_B64) - msg1 + 10);
+		t_ok(!t_helper_free(), "behind: mid-attachment, the helper is "
+		    "busy");
 		msg_free(a);
 	}
 	t_ok(t_helper_free(), "behind: a job freed midway leaves the helper "
@@ -299,6 +306,63 @@ t_behind(void)
 	out[olen] = 0;
 	t_ok(st_bh == MSG_READY && strstr(out, "X-Detach-URL:") != 0
 	    && t_helper_free(), "behind: and the next job uses it");
+}
+
+/*
+ * The last part may end only in msg_end(), when the close delimiter
+ * has no EOL after it: its decoded bytes are written there, and a
+ * failure to spool them must still make a tempfail job fail. The
+ * message comes from a file (msg_source(), as detach -p maps it), so
+ * the attachment's spool is the only file written, and RLIMIT_FSIZE
+ * makes its write fail (EFBIG).
+ */
+static void
+t_spool_fail_at_end(void)
+{
+	static char in[8192];
+	char	why[256], path[600];
+	struct rlimit old, lim;
+	struct msg *m;
+	size_t	n, k;
+	int	fd, state = -1, rc = 0;
+
+	n = snprintf(in, sizeof(in), "Content-Type: multipart/mixed; "
+	    "boundary=b\r\n\r\n--b\r\nContent-Disposition: attachment; "
+	    "filename=e.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	for (k = 0; k < 60; k++)	/* 3420 bytes decoded */
+		n += snprintf(in + n, sizeof(in) - n, "%.76s\r\n",
+		    "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9w"
+		    "cXJzdHV2d3h5ejAxMjM0NTY3");
+	n += snprintf(in + n, sizeof(in) - n, "--b--");
+	snprintf(path, sizeof(path), "%s/noeol.eml", tmpdir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) < 0
+	    || write(fd, in, n) != (ssize_t)n) {
+		t_ok(0, "write %s", path);
+		return;
+	}
+	cfg.min_size = 10;
+	cfg.on_store_failure = CFG_FAIL_TEMPFAIL;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 1000;
+	signal(SIGXFSZ, SIG_IGN);
+	if (store_init(&cfg, why, sizeof(why)) == 0
+	    && (m = msg_new(&cfg, why, sizeof(why))) != 0) {
+		if (msg_source(m, fd) == 0) {
+			setrlimit(RLIMIT_FSIZE, &lim);
+			msg_feed(m, in, n);
+			rc = msg_end(m, clock_ms());
+			setrlimit(RLIMIT_FSIZE, &old);
+			state = msg_state(m);
+		}
+		msg_free(m);
+	}
+	signal(SIGXFSZ, SIG_DFL);
+	cfg.on_store_failure = CFG_FAIL_KEEP;
+	(void)close(fd);
+	t_ok(rc < 0 && state == MSG_TEMPFAIL, "tempfail: the last part's "
+	    "spool fails in msg_end (no EOL after the close delimiter): "
+	    "MSG_TEMPFAIL (%d, %d)", rc, state);
 }
 
 static void
@@ -472,6 +536,7 @@ main(void)
 	t_digest();
 	t_slots();
 	t_behind();
+	t_spool_fail_at_end();
 	t_failure();
 	t_key_name();
 	store_shutdown();
