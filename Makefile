@@ -61,7 +61,7 @@ tests/san/t_%: tests/t_%.c $(SOBJS) detach.h tests/t.h
 	$(CC) -O1 -g $(SAN) $(WARN) $(DEFS) -DDETACH_NO_MAIN -I. -o $@ $< $(SOBJS) $(LIBS)
 
 # The hash behind is the one thread: its test runs under ThreadSanitizer
-# too, hash.c instrumented, the other modules as they are.
+# too (tests/tsan.test.sh), hash.c instrumented, the others as they are.
 TSAN	= -fsanitize=thread
 tests/tsan/t_hash: tests/t_hash.c hash.c $(TOBJS) detach.h tests/t.h
 	@mkdir -p tests/tsan
@@ -83,7 +83,7 @@ tests/san/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(SOBJS) detach.h
 replays: $(FUZZERS:%=tests/bin/replay_%) $(FUZZERS:%=tests/san/replay_%)
 
 check: detach units replays
-	tests/run.sh $(UNITS:%=tests/bin/%) $(UNITS:%=tests/san/%) tests/tsan/t_hash -- $(SHELL_TESTS)
+	tests/run.sh $(UNITS:%=tests/bin/%) $(UNITS:%=tests/san/%) -- $(SHELL_TESTS)
 
 # The fault matrix alone (tests/FAULTS.md): tests/faults*.test.sh.
 faults: detach

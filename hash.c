@@ -253,13 +253,17 @@ hash_out(struct hash_sha *s, unsigned char out[32])
 /* The hash behind                                                     */
 /* ------------------------------------------------------------------ */
 
-#define HASH_GO		0	/* more bytes may come */
-#define HASH_END	1	/* all told: hash them, then stop */
-#define HASH_CANCEL	2	/* stop now */
+/* What the caller has told the helper. */
+enum hash_how {
+	HASH_GO,		/* more bytes may come */
+	HASH_END,		/* all told: hash them, then stop */
+	HASH_CANCEL,		/* stop now */
+};
 
 /* The one hash behind: the caller's thread writes avail and how under
- * mu; the helper reads them under mu, and alone touches sha and err
- * until the caller joins it. */
+ * mu; the helper reads them under mu (how also between two reads, to
+ * stop a cancelled file early), and alone touches sha and err until
+ * the caller joins it. */
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -267,7 +271,7 @@ static struct {
 	int	running;		/* the caller's: a thread to join */
 	int	fd;
 	uint64_t avail;			/* bytes of fd written */
-	int	how;			/* HASH_GO, HASH_END, HASH_CANCEL */
+	enum hash_how how;
 	int	err;			/* errno of a failed read back */
 	struct hash_sha sha;
 } hash_bh = {
@@ -286,6 +290,9 @@ hash_behind_read(uint64_t *off, uint64_t target)
 	ssize_t	n;
 
 	while (*off < target) {
+		if (__atomic_load_n(&hash_bh.how, __ATOMIC_RELAXED)
+		    == HASH_CANCEL)
+			return (0);	/* the helper's loop sees it next */
 		want = target - *off < sizeof(hash_bh_buf) ?
 		    (size_t)(target - *off) : sizeof(hash_bh_buf);
 		n = pread(hash_bh.fd, hash_bh_buf, want, (off_t)*off);
@@ -305,7 +312,7 @@ static void *
 hash_behind_run(void *arg)
 {
 	uint64_t off = 0, target;
-	int	how;
+	enum hash_how how;
 
 	(void)arg;
 	for (;;) {
@@ -373,10 +380,10 @@ hash_behind_grow(uint64_t len)
 /* hash_behind_stop - tell the helper how to stop, and join it */
 
 static void
-hash_behind_stop(int how)
+hash_behind_stop(enum hash_how how)
 {
 	pthread_mutex_lock(&hash_bh.mu);
-	hash_bh.how = how;
+	__atomic_store_n(&hash_bh.how, how, __ATOMIC_RELAXED);
 	pthread_cond_signal(&hash_bh.cv);
 	pthread_mutex_unlock(&hash_bh.mu);
 	pthread_join(hash_bh.thread, 0);
