@@ -67,8 +67,13 @@ echo x >"$T/store/.tmp.99.1"                     # not our temporary name
 TMP_OLD=.tmp.4242.7.0123456789abcdef              # a dead writer's: goes
 TMP_NEW=.tmp.4242.8.0123456789abcdef              # maybe being written: stays
 TMP_LNK=.tmp.4242.9.0123456789abcdef              # a symlink: stays
-TMP_BAD=.tmp.4242.10.0123456789abcde              # nonce too short: stays
-echo bad >"$T/store/$TMP_BAD"
+# not store.c's temporary names, or not a file: they stay
+TMP_KEEP=(.tmp.4242.10.0123456789abcde .tmp.4242.11.0123456789ABCDEF
+    .tmp.4242.12.0123456789abcdef0 .tmp..13.0123456789abcdef
+    .tmp.4242..0123456789abcdef)
+for f in "${TMP_KEEP[@]}"; do echo keep >"$T/store/$f"; done
+TMP_DIR=.tmp.4242.14.0123456789abcdef             # a directory: stays
+mkdir "$T/store/$TMP_DIR"
 echo old >"$T/store/$TMP_OLD"
 echo new >"$T/store/$TMP_NEW"
 ln -s "$T/outside/target.pdf" "$T/store/$TMP_LNK"
@@ -81,7 +86,8 @@ touch -h -d '40 days ago' "$T/store/$K1/old.pdf" "$T/store/$K2/old.pdf" \
     "$T/store/0123456789ABCDEF0123456789ABCDEF/old.pdf" "$T/store/README" \
     "$T/store/.tmp.99.1" "$T/outside/target.pdf" "$T/outside/$K1/old.pdf" \
     "$T/store/$K3/link.pdf" "$T/store/fedcba9876543210fedcba98765432ff" \
-    "$T/store/$TMP_OLD" "$T/store/$TMP_LNK" "$T/store/$TMP_BAD"
+    "$T/store/$TMP_OLD" "$T/store/$TMP_LNK" "$T/store/$TMP_DIR" \
+    "${TMP_KEEP[@]/#/$T/store/}"
 touch -d '23 hours ago' "$T/store/$TMP_NEW"
 touch -d '29 days ago' "$T/store/$K2/fresh.pdf"
 # the object from above, past expire by less than the day of grace
@@ -148,6 +154,7 @@ t "sweep beside detach -p: the object survives 40 racing rounds ($lost lost)" [ 
 t "sweep beside detach -p: no name left aside" \
     [ -z "$(find "$T/store" -name '.sweep.*' -o -name '.tmp.*' |
     grep -v -e "$T/store/.tmp.99.1" -e "$K2/.tmp.1.1" \
-    -e "$T/store/$TMP_NEW" -e "$T/store/$TMP_LNK" -e "$T/store/$TMP_BAD")" ]
+    -e "$T/store/$TMP_NEW" -e "$T/store/$TMP_LNK" -e "$T/store/$TMP_DIR" \
+    -e "$T/store/.tmp.4242.1[0-2]" -e "$T/store/.tmp..13" -e "$T/store/.tmp.4242..")" ]
 
 finish expiry
