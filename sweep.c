@@ -82,18 +82,25 @@
 
 void	(*sweep_test_hook)(int, int, const char *);
 
+/* sweep_hexlen - how many lowercase hex digits s starts with */
+
+static size_t
+sweep_hexlen(const char *s)
+{
+	size_t	n;
+
+	for (n = 0; (s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a'
+	    && s[n] <= 'f'); n++)
+		;
+	return (n);
+}
+
 /* sweep_is_key - 32 lowercase hex digits, as store_key() makes */
 
 static int
 sweep_is_key(const char *s)
 {
-	int	i;
-
-	for (i = 0; i < 32; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a'
-		    && s[i] <= 'f')))
-			return (0);
-	return (s[32] == 0);
+	return (sweep_hexlen(s) == 32 && s[32] == 0);
 }
 
 /* sweep_is_tmp - ".tmp.PID.SEQ.NONCE", as store_dir_put() names them */
@@ -101,20 +108,16 @@ sweep_is_key(const char *s)
 static int
 sweep_is_tmp(const char *s)
 {
-	int	field, n;
+	size_t	n;
+	int	field;
 
 	if (strncmp(s, ".tmp.", 5) != 0)
 		return (0);
 	s += 5;
-	for (field = 0; field < 2; field++) {
-		for (n = 0; *s >= '0' && *s <= '9'; s++)
-			n++;
-		if (n == 0 || *s++ != '.')
+	for (field = 0; field < 2; field++, s += n + 1)	/* PID, SEQ */
+		if ((n = strspn(s, "0123456789")) == 0 || s[n] != '.')
 			return (0);
-	}
-	for (n = 0; (*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'); s++)
-		n++;
-	return (n == STORE_NONCE_LEN && *s == 0);
+	return (sweep_hexlen(s) == STORE_NONCE_LEN && s[STORE_NONCE_LEN] == 0);
 }
 
 /* sweep_tmp - delete one temporary file of the root if stale */
